@@ -1,0 +1,3 @@
+from stvos.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""create_app(): middleware, error handlers, routers; nothing else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from stvos import __version__
+from stvos.config import Settings, get_settings
+from stvos.docs.openapi import build_openapi
+from stvos.docs.router import router as docs_router
+from stvos.health.router import router as health_router
+from stvos.kit.db import Database
+from stvos.kit.handlers import install_error_handlers
+from stvos.kit.idempotency import IdempotentReplay, on_replay
+from stvos.kit.middleware import RequestContextMiddleware
+from stvos.kit.ratelimit import RateLimiter
+from stvos.tenancy.access import ClientAuthenticator
+from stvos.tenancy.router import router as tenancy_router
+
+DESCRIPTION = """\
+One API for many white-label fitness apps. Every client-scoped call carries the app's
+`X-API-Key`; signed-in calls add `Authorization: Bearer <accessToken>`.
+Answers are `{"success": true, "data": ...}`; errors are
+`{"success": false, "error", "code", "details"}`.
+"""
+
+
+def api_routers() -> list[APIRouter]:
+    """Every domain's router, in the order they appear in the docs."""
+    return [health_router, tenancy_router, docs_router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = Database(settings)
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    limiter = RateLimiter(redis_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    app = FastAPI(
+        title="stvos",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=None,  # served by the docs router, under a declared policy
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.limiter = limiter
+    app.state.authenticator = ClientAuthenticator(settings, database, limiter)
+    app.state.started_monotonic = time.monotonic()
+
+    install_error_handlers(app)
+    app.add_exception_handler(IdempotentReplay, on_replay)
+
+    for router in api_routers():
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        return build_openapi(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=[
+                "X-Request-ID",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "Retry-After",
+            ],
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.server.max_body_bytes)
+    return app
+
+
+def server_app() -> FastAPI:
+    """The factory uvicorn workers call (``stvos serve``): settings from the environment."""
+    from stvos.kit.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,136 @@
+"""Settings: every knob is an ``STVOS_*`` environment variable (or a line in ``.env``).
+
+Sections nest with a single underscore after the section name, so ``STVOS_DATABASE_URL`` is
+``settings.database.url`` and ``STVOS_RATE_LIMIT_PER_MINUTE`` is
+``settings.rate_limit.per_minute``. With no configuration at all the server runs on a SQLite
+file in ``./data``.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stvos import __version__
+
+
+class DatabaseSettings(BaseModel):
+    url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL, sqlite+aiosqlite:///path.db or postgresql+asyncpg://... "
+        "(a secret: it may carry a password); default: a SQLite file in the data directory.",
+    )
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    echo: bool = False
+    app_role: str | None = Field(
+        default="stvos_app",
+        description="PostgreSQL: the role each connection switches to (SET ROLE) so that "
+        "row-level security applies even when the login role owns the tables. Empty disables.",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$|^$",
+    )
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if not value.get_secret_value().startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ValueError(
+                "must be a sqlite+aiosqlite:///... or postgresql+asyncpg://... SQLAlchemy URL"
+            )
+        return value
+
+
+class RateLimitSettings(BaseModel):
+    per_minute: int = Field(default=100, ge=1, description="Sustained requests/minute per key.")
+    burst: int = Field(default=20, ge=1, description="Requests allowed at once per key.")
+    enabled: bool = True
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413.")
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class SecuritySettings(BaseModel):
+    api_key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a resolved API key is trusted before it is looked up again; "
+        "a revocation made by another process takes effect within this time.",
+    )
+
+
+class IdempotencySettings(BaseModel):
+    ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STVOS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded database lives.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    redis_url: SecretStr | None = Field(
+        default=None, description="redis://host:port/db; shares rate limits between processes."
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    server: ServerSettings = ServerSettings()
+    security: SecuritySettings = SecuritySettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'stvos.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+
+class SettingsError(RuntimeError):
+    """Configuration is invalid; the message lists each bad variable in plain words."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, failing fast with a readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"  STVOS_{path}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""The OpenAPI document and an interactive docs page that needs no internet."""

@@ -1,0 +1,1 @@
+"""Domain-free building blocks: database, tenancy, envelopes, errors, security, limits, clock."""

@@ -1,0 +1,150 @@
+"""Idempotency keys for unsafe requests that create things.
+
+A route opts in with ``dependencies=[allow(...), idempotent]``. With an ``Idempotency-Key``
+header, the first request's answer is stored in the same transaction as its effects, so either
+both persist or neither does. A later request with the same key (per client and acting
+subject) and the same body replays that answer with ``Idempotent-Replayed: true``; a different
+body or endpoint answers ``409 IDEMPOTENCY_CONFLICT``. Records expire after
+``STVOS_IDEMPOTENCY_TTL_HOURS``.
+
+Concurrent duplicates: the record is inserted before the route runs, so a second request with
+the same key waits on the first one's row lock (PostgreSQL) or write lock (SQLite) and then
+either replays the stored answer or, if it raced past the lookup, gets a 409 asking it to retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stvos.kit.clock import utcnow
+from stvos.kit.errors import IdempotencyConflict, ValidationFailed
+from stvos.kit.policy import current_caller
+from stvos.kit.routing import DbSession
+from stvos.models.idempotency import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+_KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class IdempotentReplay(Exception):
+    """Raised to answer with the stored response instead of running the route again."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        self.record = record
+
+    def response(self) -> Response:
+        headers = dict(self.record.response_headers or {})
+        headers[REPLAY_HEADER] = "true"
+        return Response(
+            content=self.record.response_body or b"",
+            status_code=self.record.status_code or 200,
+            headers=headers,
+        )
+
+
+async def on_replay(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IdempotentReplay)
+    return exc.response()
+
+
+def _fingerprint(method: str, route: str, body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (method.encode(), route.encode(), canonical):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+class PendingIdempotency:
+    """The claim on a key for this request; filled with the answer once the route returns."""
+
+    def __init__(self, session: AsyncSession, record: IdempotencyRecord) -> None:
+        self.session = session
+        self.record = record
+
+    async def remember(self, response: Response) -> None:
+        body = getattr(response, "body", None)
+        if not isinstance(body, bytes | memoryview):
+            return  # streamed answers are not replayable; the claim still blocks reuse
+        self.record.status_code = response.status_code
+        content_type = response.headers.get("content-type")
+        self.record.response_headers = {"content-type": content_type} if content_type else {}
+        self.record.response_body = bytes(body)
+        await self.session.flush()
+
+
+async def _claim_key(
+    request: Request,
+    session: DbSession,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description="Makes a retry safe: the same key and body replays the first answer.",
+        ),
+    ] = None,
+) -> None:
+    if key is None:
+        return
+    if not _KEY_SHAPE.match(key):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            details=[{"field": HEADER, "message": "Invalid idempotency key"}],
+        )
+    caller = current_caller(request)
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    fingerprint = _fingerprint(request.method, route, await request.body())
+    subject = caller.subject
+    now = utcnow()
+
+    existing = await session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == subject, IdempotencyRecord.key == key
+        )
+    )
+    if existing is not None and existing.expires_at <= now:
+        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
+        existing = None
+    if existing is not None:
+        if existing.fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was already used with a different request"
+            )
+        raise IdempotentReplay(existing)
+
+    ttl = timedelta(hours=request.app.state.settings.idempotency.ttl_hours)
+    record = IdempotencyRecord(
+        scope=subject,
+        key=key,
+        api_key_id=caller.api_key_id,
+        method=request.method,
+        route=route,
+        fingerprint=fingerprint,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(record)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise IdempotencyConflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly"
+        ) from None
+    request.state.idempotency = PendingIdempotency(session, record)
+
+
+idempotent = Depends(_claim_key)

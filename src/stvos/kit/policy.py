@@ -1,0 +1,122 @@
+"""Access policy, deny by default: every route says who may call it and which feature gates it.
+
+Routes declare their policy with ``dependencies=[allow(Auth.API_KEY, feature="classes")]``.
+:class:`stvos.kit.routing.StvosRoute` refuses to register a route without one, and a test walks
+``app.routes`` to prove it. The guard asks the application's :class:`Authenticator` (wired in
+``create_app``) to establish the :class:`Caller`, then checks the feature flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from fastapi import Depends, Request
+from fastapi.params import Depends as DependsParam
+
+from stvos.kit.errors import FeatureDisabled
+
+
+class Auth(StrEnum):
+    """Who may call a route (the auth layers of API.md)."""
+
+    PUBLIC = "none"  # anyone, no credential
+    OPTIONAL_KEY = "none_or_key"  # anyone; an X-API-Key, when sent, must be valid
+    API_KEY = "api_key"  # K: a client's app
+    USER = "user"  # K + B: a signed-in end user of that client
+    TRAINER = "trainer"  # K + B with role trainer
+    STAFF = "staff"  # K + B with role client_admin (studio back office)
+    PARTNER = "partner"  # P: partner staff token, no API key
+    ADMIN = "admin"  # A: platform admin token
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    auth: Auth
+    feature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContext:
+    """What a request needs to know about its client, cached with the API key."""
+
+    id: int
+    slug: str
+    name: str
+    status: str
+    enabled_features: frozenset[str]
+    requires_voucher: bool
+    rate_limit_per_minute: int | None
+    rate_limit_burst: int | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(slots=True)
+class Caller:
+    """The established identity of a request."""
+
+    policy: Policy
+    client: ClientContext | None = None
+    api_key_id: int | None = None
+    universal_key: bool = False
+    # Filled by the accounts layer for bearer-authenticated callers.
+    user_id: int | None = None
+    role: str | None = None
+    partner_id: int | None = None
+    admin_id: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def client_id(self) -> int | None:
+        return self.client.id if self.client else None
+
+    @property
+    def subject(self) -> str:
+        """A stable name of who is acting, used to scope idempotency keys."""
+        if self.user_id is not None:
+            return f"user:{self.user_id}"
+        if self.partner_id is not None:
+            return f"partner:{self.partner_id}"
+        if self.admin_id is not None:
+            return f"admin:{self.admin_id}"
+        return "client"
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, request: Request, policy: Policy) -> Caller: ...
+
+
+class PolicyGuard:
+    """The dependency behind :func:`allow`; its presence is what marks a route as declared."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    async def __call__(self, request: Request) -> Caller:
+        authenticator: Authenticator = request.app.state.authenticator
+        caller = await authenticator.authenticate(request, self.policy)
+        feature = self.policy.feature
+        if feature and caller.client and feature not in caller.client.enabled_features:
+            raise FeatureDisabled(f"The '{feature}' feature is not enabled for this client")
+        request.state.caller = caller
+        return caller
+
+    def __repr__(self) -> str:
+        return f"PolicyGuard({self.policy.auth.value}, feature={self.policy.feature!r})"
+
+
+def allow(auth: Auth, *, feature: str | None = None) -> DependsParam:
+    """Declare who may call a route: ``dependencies=[allow(Auth.API_KEY)]``."""
+    guard: DependsParam = Depends(PolicyGuard(Policy(auth, feature)))
+    return guard
+
+
+def current_caller(request: Request) -> Caller:
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):
+        raise RuntimeError("route has no policy guard; declare one with allow(...)")
+    return caller

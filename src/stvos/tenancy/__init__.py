@@ -1,0 +1,1 @@
+"""Clients (tenants), their API keys, the universal key and the default client."""
