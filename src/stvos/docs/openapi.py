@@ -51,7 +51,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components.setdefault("securitySchemes", {}).update(_SECURITY_SCHEMES)
     schemas = components.setdefault("schemas", {})
     schemas["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(
-        by_alias=True, ref_template="#/components/schemas/{model}"
+        by_alias=True, mode="serialization", ref_template="#/components/schemas/{model}"
     )
     for defs_name, definition in schemas["ErrorEnvelope"].pop("$defs", {}).items():
         schemas.setdefault(defs_name, definition)

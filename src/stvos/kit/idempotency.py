@@ -26,9 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.kit.clock import utcnow
+from stvos.kit.db import Database
 from stvos.kit.errors import IdempotencyConflict, ValidationFailed
 from stvos.kit.policy import current_caller
 from stvos.kit.routing import DbSession
+from stvos.kit.tenancy import get_scope
 from stvos.models.idempotency import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -40,16 +42,14 @@ class IdempotentReplay(Exception):
     """Raised to answer with the stored response instead of running the route again."""
 
     def __init__(self, record: IdempotencyRecord) -> None:
-        self.record = record
+        # Copied out now: the request's transaction rolls back (and expires the row) before
+        # the handler renders the answer.
+        self.status_code = record.status_code or 200
+        self.headers = {**(record.response_headers or {}), REPLAY_HEADER: "true"}
+        self.body = record.response_body or b""
 
     def response(self) -> Response:
-        headers = dict(self.record.response_headers or {})
-        headers[REPLAY_HEADER] = "true"
-        return Response(
-            content=self.record.response_body or b"",
-            status_code=self.record.status_code or 200,
-            headers=headers,
-        )
+        return Response(content=self.body, status_code=self.status_code, headers=self.headers)
 
 
 async def on_replay(_request: Request, exc: Exception) -> Response:
@@ -111,20 +111,12 @@ async def _claim_key(
     subject = caller.subject
     now = utcnow()
 
-    existing = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.scope == subject, IdempotencyRecord.key == key
-        )
-    )
+    existing = await _find(session, subject, key)
     if existing is not None and existing.expires_at <= now:
         await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
         existing = None
     if existing is not None:
-        if existing.fingerprint != fingerprint:
-            raise IdempotencyConflict(
-                "This Idempotency-Key was already used with a different request"
-            )
-        raise IdempotentReplay(existing)
+        _replay_or_conflict(existing, fingerprint)
 
     ttl = timedelta(hours=request.app.state.settings.idempotency.ttl_hours)
     record = IdempotencyRecord(
@@ -141,10 +133,31 @@ async def _claim_key(
     try:
         await session.flush()
     except IntegrityError:
+        # A concurrent request with the same key won the insert, and (PostgreSQL) we waited
+        # for it to finish. Read its outcome in a fresh transaction and answer as it did.
+        database: Database = request.app.state.db
+        async with database.transaction(get_scope(session.sync_session), write=False) as fresh:
+            winner = await _find(fresh, subject, key)
+            if winner is not None:
+                _replay_or_conflict(winner, fingerprint)
         raise IdempotencyConflict(
             "A request with this Idempotency-Key is still being processed; retry shortly"
         ) from None
     request.state.idempotency = PendingIdempotency(session, record)
+
+
+async def _find(session: AsyncSession, subject: str, key: str) -> IdempotencyRecord | None:
+    return await session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == subject, IdempotencyRecord.key == key
+        )
+    )
+
+
+def _replay_or_conflict(record: IdempotencyRecord, fingerprint: str) -> None:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict("This Idempotency-Key was already used with a different request")
+    raise IdempotentReplay(record)
 
 
 idempotent = Depends(_claim_key)

@@ -11,7 +11,23 @@ from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("stvos_request_id", default=None)
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "requestId",
+}
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Stamped when the record is made, so whichever handler formats it later still knows
+    # which request it belonged to.
+    record = _base_factory(*args, **kwargs)
+    record.requestId = request_id_var.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_request_id)
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        request_id = request_id_var.get()
+        request_id = getattr(record, "requestId", None)
         if request_id:
             entry["requestId"] = request_id
         for key, value in record.__dict__.items():
@@ -35,7 +51,7 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        request_id = request_id_var.get()
+        request_id = getattr(record, "requestId", None)
         prefix = f"[{request_id}] " if request_id else ""
         return f"{record.levelname:<7} {record.name}: {prefix}{super().format(record)}"
 

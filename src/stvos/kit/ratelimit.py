@@ -69,9 +69,15 @@ class RateLimiter:
     async def hit(self, identity: str, quota: Quota) -> Decision:
         """Count one request against ``identity``; say whether it may proceed."""
         sustained, burst = quota.windows()
-        # A request refused by the minute window does not also spend a burst slot.
-        allowed = await self._limiter.hit(sustained, identity) and await self._limiter.hit(
-            burst, identity
+        # A refused request spends nothing, or a client retrying through its 429s would use up
+        # the minute window with refusals and push its own Retry-After back (a burst refusal
+        # used to spend a minute slot). So: check the minute window without spending, take a
+        # burst slot (a refusal there spends nothing), then the minute slot. Only a race with
+        # another worker between the check and the last hit can still waste one burst slot.
+        allowed = (
+            await self._limiter.test(sustained, identity)
+            and await self._limiter.hit(burst, identity)
+            and await self._limiter.hit(sustained, identity)
         )
         now = time.time()  # the limits library keeps its windows on the epoch clock
         sustained_stats = await self._limiter.get_window_stats(sustained, identity)
@@ -84,6 +90,14 @@ class RateLimiter:
             remaining=max(0, min(sustained_stats.remaining, burst_stats.remaining)),
             reset_seconds=max(0, math.ceil(reset_at - now)),
         )
+
+    async def aclose(self) -> None:
+        """Close the Redis connections (at shutdown); the memory store holds none."""
+        if isinstance(self.storage, RedisStorage):
+            # limits keeps the redis-py client on its bridge and offers no close of its own.
+            client = getattr(self.storage.bridge, "storage", None)
+            if client is not None:
+                await client.aclose()
 
     async def reset(self) -> None:
         """Forget every counter (tests, and an operator's escape hatch)."""
