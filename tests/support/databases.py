@@ -28,13 +28,15 @@ def postgres_url() -> str | None:
 
 
 def settings_for(database_url: str, data_dir: Path, **overrides: object) -> Settings:
-    return load_settings(
-        environment="test",
-        data_dir=data_dir,
-        database={"url": database_url},
-        rate_limit={"per_minute": 100_000, "burst": 100_000},
-        **overrides,
-    )
+    """Test settings; limits are high unless a test asks for the real ones."""
+    values: dict[str, object] = {
+        "environment": "test",
+        "data_dir": data_dir,
+        "database": {"url": database_url},
+        "rate_limit": {"per_minute": 100_000, "burst": 100_000},
+    }
+    values.update(overrides)
+    return load_settings(**values)
 
 
 def _asyncpg_dsn(url: str) -> str:

@@ -96,7 +96,7 @@ def tenant_key(table: str) -> UniqueConstraint:
 
 
 def tenant_reference(
-    column: str, target_table: str, *, ondelete: str | None = None
+    column: str, target_table: str, *, ondelete: str | None = None, use_alter: bool = False
 ) -> ForeignKeyConstraint:
     """A composite reference ``(client_id, column) -> target(client_id, id)``.
 
@@ -107,4 +107,5 @@ def tenant_reference(
         ["client_id", column],
         [f"{target_table}.client_id", f"{target_table}.id"],
         ondelete=ondelete,
+        use_alter=use_alter,
     )

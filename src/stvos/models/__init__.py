@@ -1,6 +1,31 @@
 """Every ORM model of stvos, one module per aggregate. Importing this package registers them all."""
 
+from stvos.models.admin import PlatformAdmin
 from stvos.models.client import ApiKey, Client, ClientStatus, PlatformKey
 from stvos.models.idempotency import IdempotencyRecord
+from stvos.models.mail import OutboxMail
+from stvos.models.onboarding import OnboardingSession
+from stvos.models.partner import Partner, PartnerStaff, PartnerType
+from stvos.models.trainer import Trainer, TrainerInvite
+from stvos.models.user import AccountStatus, PasswordResetToken, RefreshToken, Role, User
 
-__all__ = ["ApiKey", "Client", "ClientStatus", "IdempotencyRecord", "PlatformKey"]
+__all__ = [
+    "AccountStatus",
+    "ApiKey",
+    "Client",
+    "ClientStatus",
+    "IdempotencyRecord",
+    "OnboardingSession",
+    "OutboxMail",
+    "Partner",
+    "PartnerStaff",
+    "PartnerType",
+    "PasswordResetToken",
+    "PlatformAdmin",
+    "PlatformKey",
+    "RefreshToken",
+    "Role",
+    "Trainer",
+    "TrainerInvite",
+    "User",
+]

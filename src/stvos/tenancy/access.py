@@ -184,6 +184,5 @@ class ClientAuthenticator:
         if not decision.allowed:
             raise RateLimited(
                 f"Rate limit of {quota.per_minute} requests per minute (burst {quota.burst}) "
-                f"exceeded; retry in {max(1, decision.reset_seconds)} s",
-                headers=decision.headers(),
-            )
+                f"exceeded; retry in {max(1, decision.reset_seconds)} s"
+            )  # the headers, Retry-After included, come from request.state.rate_limit
