@@ -54,10 +54,25 @@ def test_secrets_do_not_leak_into_reprs(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_dot_env_file_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("STVOS_RATE_LIMIT_BURST=7\nSTVOS_ENVIRONMENT=production\n")
+    (tmp_path / ".env").write_text(
+        "STVOS_RATE_LIMIT_BURST=7\nSTVOS_ENVIRONMENT=production\n"
+        "STVOS_AUTH_JWT_SECRET=" + "k" * 40 + "\n"
+    )
     settings = load_settings()
     assert settings.rate_limit.burst == 7
     assert settings.environment == "production"
+    assert settings.auth.jwt_secret is not None
+
+
+def test_production_refuses_to_start_without_a_signing_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STVOS_ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="STVOS_AUTH_JWT_SECRET must be set"):
+        load_settings()
+    monkeypatch.setenv("STVOS_AUTH_JWT_SECRET", "short")
+    with pytest.raises(SettingsError, match="STVOS_AUTH_JWT_SECRET: must be at least 32 bytes"):
+        load_settings()
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from stvos import __version__
+from stvos.accounts.access import AccountAuthenticator
+from stvos.accounts.context import Accounts
+from stvos.accounts.router import router as auth_router
+from stvos.accounts.router import users_router
+from stvos.accounts.tokens import TokenSigner
 from stvos.config import Settings, get_settings
 from stvos.docs.openapi import build_openapi
 from stvos.docs.router import router as docs_router
@@ -20,6 +25,7 @@ from stvos.kit.handlers import install_error_handlers
 from stvos.kit.idempotency import IdempotentReplay, on_replay
 from stvos.kit.middleware import RequestContextMiddleware
 from stvos.kit.ratelimit import RateLimiter
+from stvos.onboarding.router import router as onboarding_router
 from stvos.tenancy.access import ClientAuthenticator
 from stvos.tenancy.router import router as tenancy_router
 
@@ -33,7 +39,14 @@ Answers are `{"success": true, "data": ...}`; errors are
 
 def api_routers() -> list[APIRouter]:
     """Every domain's router, in the order they appear in the docs."""
-    return [health_router, tenancy_router, docs_router]
+    return [
+        health_router,
+        tenancy_router,
+        auth_router,
+        users_router,
+        onboarding_router,
+        docs_router,
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,7 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.limiter = limiter
-    app.state.authenticator = ClientAuthenticator(settings, database, limiter)
+    authenticator = ClientAuthenticator(settings, database, limiter)
+    signer = TokenSigner(settings)
+    accounts = AccountAuthenticator(signer, authenticator)
+    authenticator.bearer = accounts
+    authenticator.client_hints.append(accounts.client_hint)
+    app.state.authenticator = authenticator
+    app.state.accounts = Accounts(settings=settings, signer=signer, limiter=limiter)
     app.state.started_monotonic = time.monotonic()
 
     install_error_handlers(app)

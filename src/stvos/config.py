@@ -12,7 +12,14 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stvos import __version__
@@ -72,6 +79,32 @@ class SecuritySettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """Tokens and the brute-force throttles of sign-in and password recovery."""
+
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 signing key of access tokens (32+ bytes). Unset: generated once into "
+        "the data directory (required in production).",
+    )
+    jwt_issuer: str = "stvos"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    admin_token_ttl_seconds: int = Field(default=3_600, ge=60, le=86_400)
+    login_per_account: int = Field(default=10, ge=1, description="Sign-ins per account per 15 min")
+    login_per_client: int = Field(default=60, ge=1, description="Sign-ins per client per minute")
+    recovery_per_account: int = Field(default=5, ge=1, description="Resets per account per hour")
+    recovery_per_client: int = Field(default=30, ge=1, description="Resets per client per minute")
+    reset_token_ttl_minutes: int = Field(default=30, ge=5, le=24 * 60)
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes")
+        return value
+
+
 class IdempotencySettings(BaseModel):
     ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
@@ -99,6 +132,13 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
     idempotency: IdempotencySettings = IdempotencySettings()
+    auth: AuthSettings = AuthSettings()
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_secrets(self) -> Settings:
+        if self.environment == "production" and self.auth.jwt_secret is None:
+            raise ValueError("STVOS_AUTH_JWT_SECRET must be set in production")
+        return self
 
     @property
     def database_url(self) -> str:
@@ -127,7 +167,8 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             path = "_".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"  STVOS_{path}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  STVOS_{path}: {message}" if path else f"  {message}")
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, SessionTransaction
 
 from stvos.config import Settings
+from stvos.kit.errors import StvosError
 from stvos.kit.tenancy import TenantScope, get_scope, set_scope
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,9 @@ class Database:
             try:
                 yield session
                 await session.commit()
+            except StvosError as exc:
+                await (session.commit() if exc.keeps_changes else session.rollback())
+                raise
             except BaseException:
                 await session.rollback()
                 raise

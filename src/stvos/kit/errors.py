@@ -11,6 +11,9 @@ class StvosError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "BAD_REQUEST"
     default_message: ClassVar[str] = "The request could not be processed"
+    # Most errors undo the request's writes. A few are outcomes whose effects must stand
+    # (a reused refresh token ends its whole sign-in family): those commit, then answer.
+    keeps_changes: ClassVar[bool] = False
 
     def __init__(
         self,

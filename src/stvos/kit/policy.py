@@ -14,8 +14,11 @@ from typing import Protocol
 
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from stvos.kit.deps import DbSession
 from stvos.kit.errors import FeatureDisabled
+from stvos.kit.tenancy import NO_SCOPE, TenantScope
 
 
 class Auth(StrEnum):
@@ -75,6 +78,15 @@ class Caller:
         return self.client.id if self.client else None
 
     @property
+    def scope(self) -> TenantScope:
+        """The tenant scope this caller's database work runs in."""
+        if self.admin_id is not None:
+            return TenantScope.for_platform()
+        if self.client is not None:
+            return TenantScope.for_client(self.client.id)
+        return NO_SCOPE
+
+    @property
     def subject(self) -> str:
         """A stable name of who is acting, used to scope idempotency keys."""
         if self.user_id is not None:
@@ -87,7 +99,9 @@ class Caller:
 
 
 class Authenticator(Protocol):
-    async def authenticate(self, request: Request, policy: Policy) -> Caller: ...
+    async def authenticate(self, request: Request, policy: Policy, session: AsyncSession) -> Caller:
+        """Establish the caller and declare its tenant scope on ``session``."""
+        ...
 
 
 class PolicyGuard:
@@ -96,9 +110,9 @@ class PolicyGuard:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
 
-    async def __call__(self, request: Request) -> Caller:
+    async def __call__(self, request: Request, session: DbSession) -> Caller:
         authenticator: Authenticator = request.app.state.authenticator
-        caller = await authenticator.authenticate(request, self.policy)
+        caller = await authenticator.authenticate(request, self.policy, session)
         feature = self.policy.feature
         if feature and caller.client and feature not in caller.client.enabled_features:
             raise FeatureDisabled(f"The '{feature}' feature is not enabled for this client")

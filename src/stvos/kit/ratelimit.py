@@ -91,6 +91,18 @@ class RateLimiter:
             reset_seconds=max(0, math.ceil(reset_at - now)),
         )
 
+    async def hit_window(self, identity: str, *, limit: int, seconds: int) -> Decision:
+        """Count one attempt in a single moving window (sign-in and recovery throttles)."""
+        item = RateLimitItemPerSecond(limit, seconds, namespace=_NAMESPACE)
+        allowed = await self._limiter.hit(item, identity)
+        stats = await self._limiter.get_window_stats(item, identity)
+        return Decision(
+            allowed=allowed,
+            limit=limit,
+            remaining=max(0, stats.remaining),
+            reset_seconds=max(0, math.ceil(stats.reset_time - time.time())),
+        )
+
     async def aclose(self) -> None:
         """Close the Redis connections (at shutdown); the memory store holds none."""
         if isinstance(self.storage, RedisStorage):

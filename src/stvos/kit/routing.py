@@ -10,23 +10,20 @@
 from __future__ import annotations
 
 import email.message
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi import params as fastapi_params
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import BaseRoute
 
-from stvos.kit.db import Database
+from stvos.kit.deps import DbSession
 from stvos.kit.errors import UnsupportedMediaType
-from stvos.kit.policy import Policy, PolicyGuard, current_caller
-from stvos.kit.tenancy import TenantScope
+from stvos.kit.policy import Policy, PolicyGuard
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class PolicyMissing(TypeError):
@@ -113,24 +110,6 @@ def api_router(**kwargs: Any) -> APIRouter:
     return APIRouter(route_class=StvosRoute, **kwargs)
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction per request; committed before the response is sent."""
-    caller = current_caller(request)
-    if caller.admin_id is not None:
-        scope = TenantScope.for_platform()
-    elif caller.client is not None:
-        scope = TenantScope.for_client(caller.client.id)
-    else:
-        scope = TenantScope()
-    database: Database = request.app.state.db
-    async with database.transaction(scope, write=request.method not in _READ_METHODS) as session:
-        request.state.db_session = session
-        yield session
-
-
-DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
-
-
 @dataclass(frozen=True, slots=True)
 class MountedRoute:
     """A route as the application serves it: full path and methods, and what declared it."""
@@ -154,3 +133,6 @@ def mounted_routes(app: FastAPI) -> list[MountedRoute]:
         )
         for context in iter_route_contexts(app.routes)
     ]
+
+
+__all__ = ["API_PREFIX", "DbSession", "MountedRoute", "StvosRoute", "api_router", "mounted_routes"]

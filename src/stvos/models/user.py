@@ -69,9 +69,7 @@ class RefreshToken(IdMixin, TenantOwned, Base):
     __table_args__ = (
         tenant_reference("user_id", "users", ondelete="CASCADE"),
         tenant_reference("partner_staff_id", "partner_staff", ondelete="CASCADE"),
-        CheckConstraint(
-            "(user_id IS NULL) <> (partner_staff_id IS NULL)", name="one_subject"
-        ),
+        CheckConstraint("(user_id IS NULL) <> (partner_staff_id IS NULL)", name="one_subject"),
         Index("ix_refresh_tokens_client_id_family", "client_id", "family"),
         Index("ix_refresh_tokens_client_id_user_id", "client_id", "user_id"),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.config import Settings
 from stvos.kit import security
@@ -29,7 +30,7 @@ from stvos.kit.errors import (
 )
 from stvos.kit.policy import Auth, Caller, ClientContext, Policy
 from stvos.kit.ratelimit import Quota, RateLimiter
-from stvos.kit.tenancy import TenantScope
+from stvos.kit.tenancy import TenantScope, set_scope
 from stvos.tenancy import service
 from stvos.tenancy.errors import ClientNotFound
 from stvos.tenancy.service import ResolvedKey
@@ -44,7 +45,19 @@ ClientHint = Callable[[Request], Awaitable[int | None]]
 
 
 class BearerAuthenticator(Protocol):
-    async def authenticate(self, request: Request, caller: Caller) -> Caller: ...
+    async def authenticate(self, request: Request, caller: Caller, session: AsyncSession) -> Caller:
+        """Verify the bearer token for ``caller.policy``; fill in who the caller is.
+
+        Called with the API-key layer done (``caller.client`` set for key routes) and the
+        session's scope declared for it. A layer without an API key (partner staff, platform
+        admins) sets ``caller.client``/``admin_id`` itself and calls :func:`declare_scope`
+        before it queries.
+        """
+        ...
+
+
+def declare_scope(session: AsyncSession, caller: Caller) -> None:
+    set_scope(session.sync_session, caller.scope)
 
 
 @dataclass(slots=True)
@@ -93,17 +106,17 @@ class ClientAuthenticator:
         self.keys.clear()
         self._default = None
 
-    async def authenticate(self, request: Request, policy: Policy) -> Caller:
+    async def authenticate(self, request: Request, policy: Policy, session: AsyncSession) -> Caller:
         caller = Caller(policy=policy)
         raw_key = request.headers.get(API_KEY_HEADER)
         if policy.auth in _KEY_LAYERS or (policy.auth is Auth.OPTIONAL_KEY and raw_key):
-            await self._apply_key(
-                request, caller, raw_key, required=policy.auth is not Auth.OPTIONAL_KEY
-            )
+            required = policy.auth is not Auth.OPTIONAL_KEY
+            await self._apply_key(request, caller, raw_key, required=required)
+        declare_scope(session, caller)
         if policy.auth in _BEARER_LAYERS:
             if self.bearer is None:
-                raise Unauthorized("Sign-in is not available on this server yet")
-            caller = await self.bearer.authenticate(request, caller)
+                raise Unauthorized("Sign-in is not available on this server")
+            caller = await self.bearer.authenticate(request, caller, session)
         return caller
 
     async def _apply_key(

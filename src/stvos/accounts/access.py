@@ -1,0 +1,98 @@
+"""The bearer layers of access: end users, trainers, studio staff, partner staff, admins.
+
+Installed into the API-key authenticator by ``create_app``. Each layer verifies its own token
+audience, then loads the account in the request's session (one query, and the account is then
+in the session for the route) to refuse disabled, erased or logged-out-everywhere accounts.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stvos.accounts.errors import InvalidToken, WrongRole
+from stvos.accounts.tokens import AccessClaims, Audience, TokenSigner
+from stvos.kit.errors import ClientSuspended, Unauthorized
+from stvos.kit.policy import Auth, Caller
+from stvos.models import PartnerStaff, PlatformAdmin, Role, User
+from stvos.tenancy.access import ClientAuthenticator, declare_scope
+
+_ROLE_OF_LAYER = {Auth.TRAINER: Role.TRAINER.value, Auth.STAFF: Role.CLIENT_ADMIN.value}
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("An Authorization: Bearer <accessToken> header is required")
+    return token.strip()
+
+
+class AccountAuthenticator:
+    def __init__(self, signer: TokenSigner, clients: ClientAuthenticator) -> None:
+        self.signer = signer
+        self.clients = clients
+
+    async def authenticate(self, request: Request, caller: Caller, session: AsyncSession) -> Caller:
+        token = bearer_token(request)
+        layer = caller.policy.auth
+        if layer is Auth.PARTNER:
+            return await self._partner(self.signer.verify(token, Audience.PARTNER), caller, session)
+        if layer is Auth.ADMIN:
+            return await self._admin(self.signer.verify(token, Audience.ADMIN), caller, session)
+        return await self._user(self.signer.verify(token, Audience.USER), caller, session)
+
+    async def _user(self, claims: AccessClaims, caller: Caller, session: AsyncSession) -> Caller:
+        # A token is bound to its client: client A's token with client B's key is refused.
+        if caller.client is None or claims.client_id != caller.client.id:
+            raise InvalidToken("This token belongs to another app")
+        user = await session.get(User, claims.subject_id)
+        if user is None or not user.is_active or user.token_version != claims.token_version:
+            raise InvalidToken("This sign-in is no longer valid")
+        required = _ROLE_OF_LAYER.get(caller.policy.auth)
+        if required is not None and user.role != required:
+            raise WrongRole(f"This needs the {required} role")
+        caller.user_id = user.id
+        caller.role = user.role
+        caller.extra["family"] = claims.family
+        return caller
+
+    async def _partner(self, claims: AccessClaims, caller: Caller, session: AsyncSession) -> Caller:
+        if claims.client_id is None:
+            raise InvalidToken()
+        client = await self.clients.client_by_id(claims.client_id)
+        if client is None:
+            raise InvalidToken()
+        if not client.is_active:
+            raise ClientSuspended()
+        caller.client = client
+        declare_scope(session, caller)
+        staff = await session.get(PartnerStaff, claims.subject_id)
+        if (
+            staff is None
+            or staff.status != "active"
+            or staff.token_version != claims.token_version
+            or staff.partner_id != claims.partner_id
+        ):
+            raise InvalidToken("This sign-in is no longer valid")
+        caller.partner_id = staff.partner_id
+        caller.extra["partner_staff_id"] = staff.id
+        caller.extra["family"] = claims.family
+        return caller
+
+    async def _admin(self, claims: AccessClaims, caller: Caller, session: AsyncSession) -> Caller:
+        caller.admin_id = claims.subject_id
+        declare_scope(session, caller)  # platform scope
+        admin = await session.get(PlatformAdmin, claims.subject_id)
+        if admin is None or admin.status != "active" or admin.token_version != claims.token_version:
+            caller.admin_id = None
+            raise InvalidToken("This sign-in is no longer valid")
+        return caller
+
+    async def client_hint(self, request: Request) -> int | None:
+        """Under the universal key, a signed-in user's token names the client."""
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self.signer.client_of(token.strip())

@@ -1,0 +1,1 @@
+"""Anonymous onboarding: answers collected before sign-up, merged into the new account."""
