@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from stvos.config import Settings, SettingsError, get_settings
 
@@ -44,10 +45,15 @@ def _ensure_schema(settings: Settings) -> None:
     """Migrate the embedded database; on PostgreSQL only check that it is migrated."""
     from stvos import migrations
 
-    if settings.is_sqlite:
-        migrations.upgrade(settings)
-        return
-    if not migrations.is_up_to_date(settings):
+    try:
+        if settings.is_sqlite:
+            migrations.upgrade(settings)
+            return
+        up_to_date = migrations.is_up_to_date(settings)
+    except (OSError, DBAPIError) as exc:
+        typer.echo(f"error: cannot reach the database: {_reason(exc)}", err=True)
+        raise typer.Exit(1) from None
+    if not up_to_date:
         typer.echo(
             "The PostgreSQL schema is not up to date: run `stvos db upgrade` first.", err=True
         )
@@ -73,6 +79,14 @@ def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     except StvosError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
+    except (OSError, DBAPIError) as exc:
+        typer.echo(f"error: cannot reach the database: {_reason(exc)}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {original}".splitlines()[0][:200]
 
 
 def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
@@ -94,7 +108,7 @@ def serve(
     settings = _settings()
     _ensure_schema(settings)
     bind_host = host or settings.server.host
-    bind_port = port or settings.server.port
+    bind_port = settings.server.port if port is None else port
     typer.echo(
         f"stvos {settings.version} on http://{bind_host}:{bind_port}/api/v1 "
         f"(docs: /api/v1/docs, database: {settings.database_url.split('://')[0]})",
@@ -105,7 +119,7 @@ def serve(
         factory=True,
         host=bind_host,
         port=bind_port,
-        workers=workers or settings.server.workers,
+        workers=settings.server.workers if workers is None else workers,
         log_config=None,
         access_log=False,
         server_header=False,

@@ -56,6 +56,8 @@ def client_context(client: Client) -> ClientContext:
 def slugify(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    if slug.isdigit():
+        slug = f"client-{slug}"  # an all-digit slug would read as a client id
     return slug[:64] or "client"
 
 
