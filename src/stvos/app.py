@@ -13,21 +13,27 @@ from fastapi.middleware.cors import CORSMiddleware
 from stvos import __version__
 from stvos.accounts.access import AccountAuthenticator
 from stvos.accounts.context import Accounts
+from stvos.accounts.recovery_router import router as recovery_router
 from stvos.accounts.router import router as auth_router
 from stvos.accounts.router import users_router
 from stvos.accounts.tokens import TokenSigner
+from stvos.admin.router import router as admin_router
 from stvos.config import Settings, get_settings
 from stvos.docs.openapi import build_openapi
 from stvos.docs.router import router as docs_router
 from stvos.health.router import router as health_router
+from stvos.integrations.mail import mail_services
 from stvos.kit.db import Database
 from stvos.kit.handlers import install_error_handlers
 from stvos.kit.idempotency import IdempotentReplay, on_replay
 from stvos.kit.middleware import RequestContextMiddleware
 from stvos.kit.ratelimit import RateLimiter
+from stvos.manage.router import router as manage_router
 from stvos.onboarding.router import router as onboarding_router
+from stvos.partners.router import router as partners_router
 from stvos.tenancy.access import ClientAuthenticator
 from stvos.tenancy.router import router as tenancy_router
+from stvos.trainers.router import router as trainers_router
 
 DESCRIPTION = """\
 One API for many white-label fitness apps. Every client-scoped call carries the app's
@@ -43,8 +49,13 @@ def api_routers() -> list[APIRouter]:
         health_router,
         tenancy_router,
         auth_router,
+        recovery_router,
         users_router,
         onboarding_router,
+        trainers_router,
+        partners_router,
+        manage_router,
+        admin_router,
         docs_router,
     ]
 
@@ -54,10 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     limiter = RateLimiter(redis_url)
+    mailer, mail_dispatcher = mail_services(settings, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if mail_dispatcher is not None:
+            mail_dispatcher.start()
         yield
+        if mail_dispatcher is not None:
+            await mail_dispatcher.stop()
         await limiter.aclose()
         await database.dispose()
 
@@ -80,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     authenticator.client_hints.append(accounts.client_hint)
     app.state.authenticator = authenticator
     app.state.accounts = Accounts(settings=settings, signer=signer, limiter=limiter)
+    app.state.mailer = mailer
+    app.state.mail_dispatcher = mail_dispatcher
     app.state.started_monotonic = time.monotonic()
 
     install_error_handlers(app)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -26,7 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
-admin_app = typer.Typer(help="Platform administration: clients and keys", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Platform administration: clients, keys and accounts", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 
@@ -62,15 +65,24 @@ def _ensure_schema(settings: Settings) -> None:
 
 def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(session)`` in one platform-scope transaction."""
+    from stvos.kit.tenancy import TenantScope
+
+    async def in_transaction(database: Any) -> T:
+        async with database.transaction(TenantScope.for_platform()) as session:
+            return await work(session)
+
+    return _run_with_database(settings, in_transaction)
+
+
+def _run_with_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(database)``; domain errors and an unreachable database end in one line."""
     from stvos.kit.db import Database
     from stvos.kit.errors import StvosError
-    from stvos.kit.tenancy import TenantScope
 
     async def main() -> T:
         database = Database(settings)
         try:
-            async with database.transaction(TenantScope.for_platform()) as session:
-                return await work(session)
+            return await work(database)
         finally:
             await database.dispose()
 
@@ -281,24 +293,122 @@ def universal_key(as_json: JsonFlag = False) -> None:
     )
 
 
+class AccountRole(StrEnum):
+    CLIENT_ADMIN = "client_admin"
+    TRAINER = "trainer"
+    USER = "user"
+
+
+def _valid_email(email: str) -> str:
+    from pydantic import EmailStr, TypeAdapter, ValidationError
+
+    try:
+        return str(TypeAdapter(EmailStr).validate_python(email.strip()))
+    except ValidationError:
+        typer.echo(f"error: {email!r} is not a valid email address", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_password(password: str) -> None:
+    from stvos.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        typer.echo(f"error: a password needs {MIN_LENGTH} to {MAX_LENGTH} characters", err=True)
+        raise typer.Exit(2)
+
+
+@admin_app.command("create-admin")
+def create_admin(
+    email: str,
+    password: Annotated[
+        str | None, typer.Option(help="Asked for (twice, hidden) when not given")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a platform admin account (signs in at POST /api/v1/admin/auth/login)."""
+    from stvos.admin import service
+
+    settings = _settings()
+    address = _valid_email(email)
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _check_password(password)
+    _ensure_schema(settings)
+
+    async def work(session: Any) -> dict[str, Any]:
+        admin = await service.create_admin(session, email=address, password=password, name=name)
+        return {"adminId": admin.id, "email": admin.email}
+
+    out = _run(settings, work)
+    _emit(as_json, out, [f"platform admin {out['adminId']}: {out['email']}"])
+
+
+@admin_app.command("create-user")
+def create_user(
+    client: Annotated[str, typer.Argument(help="Client id or slug")],
+    email: str,
+    role: Annotated[AccountRole, typer.Option(help="The account's role in the client")],
+    password: Annotated[
+        str | None, typer.Option(help="Generated (and printed once) when not given")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an account in CLIENT, e.g. its first studio admin (role client_admin)."""
+    import secrets
+
+    from stvos.accounts.service import create_user as create_account
+    from stvos.models import Role
+    from stvos.tenancy import service
+
+    settings = _settings()
+    address = _valid_email(email)
+    generated = password is None
+    secret = secrets.token_urlsafe(18) if password is None else password
+    _check_password(secret)
+    _ensure_schema(settings)
+
+    async def work(session: Any) -> dict[str, Any]:
+        found = await service.find_client(session, client)
+        user = await create_account(
+            session,
+            email=address,
+            password=secret,
+            name=name,
+            role=Role(role.value),
+            client_id=found.id,
+        )
+        return {"userId": user.id, "clientId": found.id, "email": user.email, "role": user.role}
+
+    out = _run(settings, work)
+    lines = [f"user {out['userId']} ({out['role']}) in client {out['clientId']}: {out['email']}"]
+    if generated:
+        out["password"] = secret
+        lines.append(f"password: {secret}  (generated; store it now, it is not shown again)")
+    _emit(as_json, out, lines)
+
+
 @app.command()
 def demo(as_json: JsonFlag = False) -> None:
-    """Create (once) the demo client with branding and print its API key."""
+    """Create (once) the demo client, its key and a login for every role; print them."""
     from stvos.demo import ensure_demo
 
     settings = _settings()
     _ensure_schema(settings)
-    out = _run(settings, lambda session: ensure_demo(session, settings))
-    _emit(
-        as_json,
-        out,
-        [
-            f"demo client: {out['clientId']} ({out['name']})",
-            f"API key:     {out['apiKey']}",
-            "Try: curl -H 'X-API-Key: " + out["apiKey"] + "' "
-            f"http://{settings.server.host}:{settings.server.port}/api/v1/app/config",
-        ],
-    )
+    out = _run_with_database(settings, lambda database: ensure_demo(database, settings))
+    base = f"http://{settings.server.host}:{settings.server.port}/api/v1"
+    lines = [
+        f"demo client: {out['clientId']} ({out['name']})",
+        f"API key:     {out['apiKey']}",
+        "logins:",
+        *(
+            f"  {role:<8} {login['email']:<26} {login['password']}"
+            for role, login in out["logins"].items()
+        ),
+        f"Try: curl -H 'X-API-Key: {out['apiKey']}' {base}/app/config",
+    ]
+    _emit(as_json, out, lines)
 
 
 def main() -> None:

@@ -109,6 +109,43 @@ class IdempotencySettings(BaseModel):
     ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
+class MailSettings(BaseModel):
+    """Outgoing mail: kept in the ``mail_outbox`` table, and relayed by SMTP when configured."""
+
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server that delivers the outbox; unset: mail stays in the outbox table.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    from_address: str = Field(
+        default="no-reply@localhost", pattern=r"^[^@\s<>]+@[^@\s<>]+$", max_length=320
+    )
+    from_name: str | None = Field(
+        default=None, max_length=120, description="Sender display name; unset: the client's name."
+    )
+    reset_url: str = Field(
+        default="http://localhost:3000/reset-password?token={token}",
+        max_length=2000,
+        description="Link in password-reset mails; {token} is replaced by the reset token and "
+        "{client} by the client's slug.",
+    )
+
+    @field_validator("smtp_host", "smtp_username", "from_name")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("reset_url")
+    @classmethod
+    def _has_token(cls, value: str) -> str:
+        if "{token}" not in value or "://" not in value:
+            raise ValueError("must be a URL containing {token}")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STVOS_",
@@ -133,6 +170,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     auth: AuthSettings = AuthSettings()
+    mail: MailSettings = MailSettings()
 
     @model_validator(mode="after")
     def _production_needs_explicit_secrets(self) -> Settings:

@@ -14,7 +14,7 @@ from stvos.accounts.errors import InvalidToken, WrongRole
 from stvos.accounts.tokens import AccessClaims, Audience, TokenSigner
 from stvos.kit.errors import ClientSuspended, Unauthorized
 from stvos.kit.policy import Auth, Caller
-from stvos.models import PartnerStaff, PlatformAdmin, Role, User
+from stvos.models import Partner, PartnerStaff, PlatformAdmin, Role, User
 from stvos.tenancy.access import ClientAuthenticator, declare_scope
 
 _ROLE_OF_LAYER = {Auth.TRAINER: Role.TRAINER.value, Auth.STAFF: Role.CLIENT_ADMIN.value}
@@ -75,6 +75,9 @@ class AccountAuthenticator:
             or staff.partner_id != claims.partner_id
         ):
             raise InvalidToken("This sign-in is no longer valid")
+        partner = await session.get(Partner, staff.partner_id)
+        if partner is None or partner.status != "active":
+            raise InvalidToken("This partner is no longer active")
         caller.partner_id = staff.partner_id
         caller.extra["partner_staff_id"] = staff.id
         caller.extra["family"] = claims.family

@@ -57,3 +57,9 @@ class TooManyAttempts(RateLimited):
 
 class WrongRole(Forbidden):
     default_message = "Your role does not allow this"
+
+
+class InvalidResetToken(StvosError):
+    status = 400
+    code = "INVALID_RESET_TOKEN"
+    default_message = "This password-reset link is not valid; ask for a new one"

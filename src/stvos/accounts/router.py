@@ -61,7 +61,9 @@ async def register(request: Request, body: RegisterIn, session: DbSession) -> En
 )
 async def login(request: Request, body: LoginIn, session: DbSession) -> Envelope[LoginAnswer]:
     caller = current_caller(request)
-    answer = await service.login(session, _accounts(request), _client_of(caller), body)
+    answer = await service.login(
+        session, _accounts(request), request.app.state.db, _client_of(caller), body
+    )
     return ok(LoginAnswer.model_validate(answer))
 
 

@@ -31,8 +31,10 @@ from stvos.accounts.schemas import (
 )
 from stvos.accounts.tokens import AccessClaims, Audience
 from stvos.kit.clock import utcnow
+from stvos.kit.db import Database
 from stvos.kit.errors import NotFound, ValidationFailed
 from stvos.kit.policy import ClientContext
+from stvos.kit.tenancy import TenantScope
 from stvos.models import AccountStatus, Client, PasswordResetToken, Role, Trainer, User
 from stvos.onboarding import service as onboarding
 from stvos.tenancy.service import branding_of
@@ -129,16 +131,28 @@ async def create_user(
     profile: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
     coach_id: int | None = None,
+    client_id: int | None = None,
 ) -> User:
-    """A new account in the current client; ``USER_EXISTS`` if the email is taken there."""
+    """A new account in the current client; ``USER_EXISTS`` if the email is taken there.
+
+    ``client_id`` names the client explicitly for callers in the platform scope (accepting a
+    trainer invite has no API key); in a client scope it may be left out.
+    """
     normalized = normalize_email(email)
-    taken = await session.scalar(select(User.id).where(User.email_normalized == normalized))
+    # Hash before the first query: no transaction (nor SQLite's write lock) is held while the
+    # deliberately slow hash runs.
+    password_hash = await passwords.hash_password(password)
+    query = select(User.id).where(User.email_normalized == normalized)
+    if client_id is not None:
+        query = query.where(User.client_id == client_id)
+    taken = await session.scalar(query)
     if taken is not None:
         raise UserExists()
     user = User(
+        client_id=client_id,  # None: stamped with the current client on flush
         email=email.strip(),
         email_normalized=normalized,
-        password_hash=await passwords.hash_password(password),
+        password_hash=password_hash,
         name=name,
         role=role.value,
         status=AccountStatus.ACTIVE.value,
@@ -187,24 +201,41 @@ async def register(
 
 
 async def login(
-    session: AsyncSession, accounts: Accounts, client: ClientContext, body: LoginIn
+    session: AsyncSession,
+    accounts: Accounts,
+    database: Database,
+    client: ClientContext,
+    body: LoginIn,
 ) -> dict[str, Any]:
     email = normalize_email(str(body.email))
     await throttle.sign_in(
         accounts.limiter, accounts.settings, realm=f"c{client.id}", account=email
     )
-    user = await session.scalar(
-        select(User).where(
-            User.email_normalized == email, User.status != AccountStatus.DELETED.value
-        )
-    )
-    if not await passwords.verify_password(user.password_hash if user else None, body.password):
+    # Look up and verify in a short read of its own, so the request's write transaction (and on
+    # SQLite the database's write lock) is not held while the slow hash is checked.
+    async with database.transaction(TenantScope.for_client(client.id), write=False) as lookup:
+        found = (
+            await lookup.execute(
+                select(User.id, User.password_hash, User.status).where(
+                    User.email_normalized == email, User.status != AccountStatus.DELETED.value
+                )
+            )
+        ).one_or_none()
+    if not await passwords.verify_password(found.password_hash if found else None, body.password):
         raise InvalidCredentials()
-    assert user is not None
-    if not user.is_active:
+    assert found is not None
+    if found.status != AccountStatus.ACTIVE.value:
         raise AccountDisabled()
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = await passwords.hash_password(body.password)
+    rehash = (
+        await passwords.hash_password(body.password)
+        if passwords.needs_rehash(found.password_hash)
+        else None
+    )
+    user = await session.get(User, found.id)
+    if user is None or not user.is_active:
+        raise InvalidCredentials()  # changed between the two reads
+    if rehash is not None:
+        user.password_hash = rehash
     user.last_login_at = utcnow()
     answer = await _sign_in(session, accounts, user)
     db_client = await session.get(Client, client.id)
@@ -223,7 +254,7 @@ async def refresh(session: AsyncSession, accounts: Accounts, raw: str) -> dict[s
         raise RefreshTokenInvalid()  # a partner-staff token presented as a user's
     user = await session.get(User, old.user_id)
     if user is None or not user.is_active:
-        await tokens.revoke_family(session, old.family)
+        # Disabling or erasing an account already revoked its families; nothing to keep.
         raise RefreshTokenInvalid()
     return tokens_answer(accounts, user, issued)
 

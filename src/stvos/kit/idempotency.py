@@ -5,7 +5,8 @@ header, the first request's answer is stored in the same transaction as its effe
 both persist or neither does. A later request with the same key (per client and acting
 subject) and the same body replays that answer with ``Idempotent-Replayed: true``; a different
 body or endpoint answers ``409 IDEMPOTENCY_CONFLICT``. Records expire after
-``STVOS_IDEMPOTENCY_TTL_HOURS``.
+``STVOS_IDEMPOTENCY_TTL_HOURS``. Platform-scope callers (platform admins) act for no client, so
+their records live in a table of their own that is not tenant-owned.
 
 Concurrent duplicates: the record is inserted before the route runs, so a second request with
 the same key waits on the first one's row lock (PostgreSQL) or write lock (SQLite) and then
@@ -31,17 +32,25 @@ from stvos.kit.errors import IdempotencyConflict, ValidationFailed
 from stvos.kit.policy import current_caller
 from stvos.kit.routing import DbSession
 from stvos.kit.tenancy import get_scope
-from stvos.models.idempotency import IdempotencyRecord
+from stvos.models.idempotency import IdempotencyRecord, PlatformIdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 _KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")
 
+AnyRecord = IdempotencyRecord | PlatformIdempotencyRecord
+RecordModel = type[IdempotencyRecord] | type[PlatformIdempotencyRecord]
+
+
+def _model_for(session: AsyncSession) -> RecordModel:
+    platform = get_scope(session.sync_session).platform
+    return PlatformIdempotencyRecord if platform else IdempotencyRecord
+
 
 class IdempotentReplay(Exception):
     """Raised to answer with the stored response instead of running the route again."""
 
-    def __init__(self, record: IdempotencyRecord) -> None:
+    def __init__(self, record: AnyRecord) -> None:
         # Copied out now: the request's transaction rolls back (and expires the row) before
         # the handler renders the answer.
         self.status_code = record.status_code or 200
@@ -72,9 +81,10 @@ def _fingerprint(method: str, route: str, body: bytes) -> str:
 class PendingIdempotency:
     """The claim on a key for this request; filled with the answer once the route returns."""
 
-    def __init__(self, session: AsyncSession, record: IdempotencyRecord) -> None:
+    def __init__(self, session: AsyncSession, record: AnyRecord) -> None:
         self.session = session
         self.record = record
+        self.secret_fields: set[str] = set()
 
     async def remember(self, response: Response) -> None:
         body = getattr(response, "body", None)
@@ -83,8 +93,40 @@ class PendingIdempotency:
         self.record.status_code = response.status_code
         content_type = response.headers.get("content-type")
         self.record.response_headers = {"content-type": content_type} if content_type else {}
-        self.record.response_body = bytes(body)
+        self.record.response_body = _without_secrets(bytes(body), self.secret_fields)
         await self.session.flush()
+
+
+def keep_secret(request: Request, *fields: str) -> None:
+    """Store this request's answer with these scalar JSON fields nulled, wherever they occur.
+
+    For secrets shown once (a new API key): they must not sit in the idempotency table, so a
+    replay answers the same thing except that each such field is null.
+    """
+    pending = getattr(request.state, "idempotency", None)
+    if isinstance(pending, PendingIdempotency):
+        pending.secret_fields.update(fields)
+
+
+def _without_secrets(body: bytes, fields: set[str]) -> bytes:
+    if not fields:
+        return body
+
+    def scrub(value: object) -> object:
+        if isinstance(value, dict):
+            return {
+                k: None if k in fields and not isinstance(v, dict | list) else scrub(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return b""  # not JSON: keep nothing rather than a secret
+    return json.dumps(scrub(document), separators=(",", ":")).encode()
 
 
 async def _claim_key(
@@ -110,24 +152,29 @@ async def _claim_key(
     fingerprint = _fingerprint(request.method, route, await request.body())
     subject = caller.subject
     now = utcnow()
+    model = _model_for(session)
 
-    existing = await _find(session, subject, key)
+    existing = await _find(session, model, subject, key)
     if existing is not None and existing.expires_at <= now:
-        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
+        await session.execute(delete(model).where(model.id == existing.id))
         existing = None
     if existing is not None:
         _replay_or_conflict(existing, fingerprint)
 
     ttl = timedelta(hours=request.app.state.settings.idempotency.ttl_hours)
-    record = IdempotencyRecord(
-        scope=subject,
-        key=key,
-        api_key_id=caller.api_key_id,
-        method=request.method,
-        route=route,
-        fingerprint=fingerprint,
-        created_at=now,
-        expires_at=now + ttl,
+    fields = {
+        "scope": subject,
+        "key": key,
+        "method": request.method,
+        "route": route,
+        "fingerprint": fingerprint,
+        "created_at": now,
+        "expires_at": now + ttl,
+    }
+    record: AnyRecord = (
+        PlatformIdempotencyRecord(**fields)
+        if model is PlatformIdempotencyRecord
+        else IdempotencyRecord(api_key_id=caller.api_key_id, **fields)
     )
     session.add(record)
     try:
@@ -137,7 +184,7 @@ async def _claim_key(
         # for it to finish. Read its outcome in a fresh transaction and answer as it did.
         database: Database = request.app.state.db
         async with database.transaction(get_scope(session.sync_session), write=False) as fresh:
-            winner = await _find(fresh, subject, key)
+            winner = await _find(fresh, model, subject, key)
             if winner is not None:
                 _replay_or_conflict(winner, fingerprint)
         raise IdempotencyConflict(
@@ -146,15 +193,16 @@ async def _claim_key(
     request.state.idempotency = PendingIdempotency(session, record)
 
 
-async def _find(session: AsyncSession, subject: str, key: str) -> IdempotencyRecord | None:
-    return await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.scope == subject, IdempotencyRecord.key == key
-        )
+async def _find(
+    session: AsyncSession, model: RecordModel, subject: str, key: str
+) -> AnyRecord | None:
+    found: AnyRecord | None = await session.scalar(
+        select(model).where(model.scope == subject, model.key == key)
     )
+    return found
 
 
-def _replay_or_conflict(record: IdempotencyRecord, fingerprint: str) -> None:
+def _replay_or_conflict(record: AnyRecord, fingerprint: str) -> None:
     if record.fingerprint != fingerprint:
         raise IdempotencyConflict("This Idempotency-Key was already used with a different request")
     raise IdempotentReplay(record)

@@ -2,7 +2,7 @@
 
 from stvos.models.admin import PlatformAdmin
 from stvos.models.client import ApiKey, Client, ClientStatus, PlatformKey
-from stvos.models.idempotency import IdempotencyRecord
+from stvos.models.idempotency import IdempotencyRecord, PlatformIdempotencyRecord
 from stvos.models.mail import OutboxMail
 from stvos.models.onboarding import OnboardingSession
 from stvos.models.partner import Partner, PartnerStaff, PartnerType
@@ -22,6 +22,7 @@ __all__ = [
     "PartnerType",
     "PasswordResetToken",
     "PlatformAdmin",
+    "PlatformIdempotencyRecord",
     "PlatformKey",
     "RefreshToken",
     "Role",

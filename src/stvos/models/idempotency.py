@@ -33,3 +33,22 @@ class IdempotencyRecord(IdMixin, TenantOwned, Base):
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PlatformIdempotencyRecord(IdMixin, Base):
+    """The same stored answers for platform-scope callers (platform admins), who act for no
+    client. Not tenant-owned: only the platform scope reads or writes it (row-level security)."""
+
+    __tablename__ = "platform_idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    scope: Mapped[str] = mapped_column(String(64))  # "admin:3"
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    route: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
@@ -92,6 +93,36 @@ def validate_colours(colours: dict[str, str]) -> dict[str, str]:
             ],
         )
     return dict(colours)
+
+
+MAX_ASSET_URL_LENGTH = 2048
+MAX_RATE_LIMIT = 1_000_000
+
+
+def validate_asset_url(value: str | None, field: str) -> str | None:
+    """A logo or splash-screen address: absolute http(s), or a path served by this API."""
+    if value is None:
+        return None
+    value = value.strip()
+    parts = urlsplit(value)
+    absolute = parts.scheme in {"http", "https"} and bool(parts.netloc)
+    local_path = not parts.scheme and not parts.netloc and value.startswith("/")
+    if not (absolute or local_path) or len(value) > MAX_ASSET_URL_LENGTH or " " in value:
+        raise InvalidClientSettings(
+            f"{field} must be an http(s) URL or a path on this server",
+            details=[{"field": field, "message": "Not an http(s) URL or a /path"}],
+        )
+    return value
+
+
+def validate_rate_limit(value: int | None, field: str) -> int | None:
+    """A per-client rate-limit override; None means the platform default."""
+    if value is not None and not 1 <= value <= MAX_RATE_LIMIT:
+        raise InvalidClientSettings(
+            f"{field} must be between 1 and {MAX_RATE_LIMIT}, or null for the platform default",
+            details=[{"field": field, "message": f"Must be 1 to {MAX_RATE_LIMIT} or null"}],
+        )
+    return value
 
 
 async def create_client(

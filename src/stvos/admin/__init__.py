@@ -1,0 +1,1 @@
+"""Platform administration: admin sign-in, clients, their API keys and staff, the universal key."""

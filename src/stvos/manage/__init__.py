@@ -1,0 +1,1 @@
+"""The studio back office (``/manage/*``): what a client's own staff run for their app."""

@@ -1,0 +1,102 @@
+"""Wire models of trainers: profiles (minimal for now) and trainer invites."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import EmailStr, Field, HttpUrl
+
+from stvos.accounts.schemas import AuthAnswer, ClientBrief, Password
+from stvos.kit.schemas import ApiModel, RequestModel
+
+InviteStatus = Literal["pending", "accepted", "expired", "revoked"]
+
+# --- trainer profiles -------------------------------------------------------------------------
+
+
+class TrainerIn(RequestModel):
+    name: str = Field(min_length=1, max_length=120)
+    bio: str | None = Field(default=None, max_length=5000)
+    image_url: HttpUrl | None = Field(default=None, description="http(s) URL of a portrait")
+
+
+class TrainerOut(ApiModel):
+    id: int
+    name: str
+    bio: str | None
+    image_url: str | None
+    is_active: bool
+    user_id: int | None = Field(description="The trainer's own login, once an invite is accepted")
+    created_at: datetime
+
+
+class TrainerBrief(ApiModel):
+    id: int
+    name: str
+
+
+# --- invites ----------------------------------------------------------------------------------
+
+
+class TrainerInviteIn(RequestModel):
+    email: EmailStr | None = Field(
+        default=None, description="When set, only this email (any case) may accept the invite"
+    )
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    trainer_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description="An existing trainer profile to link; without it, accepting creates one",
+    )
+    expires_in_days: int = Field(default=7, ge=1, le=30)
+
+
+class TrainerInviteOut(ApiModel):
+    id: int
+    code: str
+    email: str | None
+    name: str | None
+    trainer_id: int | None
+    status: InviteStatus
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    accepted_by_user_id: int | None
+    revoked_at: datetime | None
+
+
+class InviteCodeIn(RequestModel):
+    code: str = Field(min_length=1, max_length=32, description="e.g. TRN-7KQ2-M9XD (any case)")
+
+
+class InvitedTrainer(ApiModel):
+    name: str
+
+
+class InviteCheckAnswer(ApiModel):
+    valid: bool = Field(description="True when the invite can be accepted now")
+    status: InviteStatus
+    expires_at: datetime
+    client: ClientBrief
+    trainer: InvitedTrainer | None = Field(
+        default=None, description="Only while the invite is pending"
+    )
+    email: str | None = Field(
+        default=None, description="The invited email, only while the invite is pending"
+    )
+
+
+class InviteAcceptIn(RequestModel):
+    code: str = Field(min_length=1, max_length=32)
+    email: EmailStr
+    password: str = Password
+    name: str = Field(min_length=1, max_length=120)
+
+
+class InviteAcceptAnswer(AuthAnswer):
+    """Like sign-up: the new trainer user and tokens bound to the invite's client."""
+
+    client: ClientBrief
+    trainer: TrainerBrief
