@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -22,6 +23,7 @@ from stvos.config import Settings, get_settings
 from stvos.docs.openapi import build_openapi
 from stvos.docs.router import router as docs_router
 from stvos.health.router import router as health_router
+from stvos.housekeeping.service import Housekeeper
 from stvos.integrations.mail import mail_services
 from stvos.kit.db import Database
 from stvos.kit.handlers import install_error_handlers
@@ -67,13 +69,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = RateLimiter(redis_url)
     mailer, mail_dispatcher = mail_services(settings, database)
 
+    interval = settings.housekeeping_interval_minutes
+    housekeeper = Housekeeper(database, timedelta(minutes=interval)) if interval else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if housekeeper is not None:
+            housekeeper.start()
         if mail_dispatcher is not None:
             mail_dispatcher.start()
         yield
         if mail_dispatcher is not None:
             await mail_dispatcher.stop()
+        if housekeeper is not None:
+            await housekeeper.stop()
         await limiter.aclose()
         await database.dispose()
 
@@ -98,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.accounts = Accounts(settings=settings, signer=signer, limiter=limiter)
     app.state.mailer = mailer
     app.state.mail_dispatcher = mail_dispatcher
+    app.state.housekeeper = housekeeper
     app.state.started_monotonic = time.monotonic()
 
     install_error_handlers(app)

@@ -159,6 +159,17 @@ def db_current() -> None:
     typer.echo(f"current: {current or '(empty)'}  latest: {migrations.head_revision(settings)}")
 
 
+@db_app.command("purge")
+def db_purge() -> None:
+    """Delete expired rows now (servers also do it every STVOS_HOUSEKEEPING_INTERVAL_MINUTES)."""
+    from stvos.housekeeping.service import purge_expired
+
+    settings = _settings()
+    _ensure_schema(settings)
+    counts = _run(settings, purge_expired)
+    typer.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
+
+
 @admin_app.command("create-client")
 def create_client(
     name: str,

@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where the embedded database lives.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+    housekeeping_interval_minutes: int = Field(
+        default=15, ge=0, le=24 * 60, description="How often expired rows are purged; 0: never."
+    )
     redis_url: SecretStr | None = Field(
         default=None, description="redis://host:port/db; shares rate limits between processes."
     )

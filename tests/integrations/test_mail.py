@@ -18,6 +18,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -350,12 +351,14 @@ async def test_smtp_down_keeps_the_request_ok_and_retries_until_failed(
         assert row.error.startswith("attempt 1 of 5: SMTPConnectError")
         assert await dispatcher.run_once() == 0  # the next attempt is not due yet
 
-        elapsed = RETRY_SCHEDULE[0]
-        for attempt, due in enumerate(RETRY_SCHEDULE[1:], start=2):
-            clock.advance(due - elapsed)
-            elapsed = due
+        for attempt in range(2, len(RETRY_SCHEDULE) + 1):
+            # Failed attempt n is retried RETRY_SCHEDULE[n] later, not a second sooner.
+            clock.advance(RETRY_SCHEDULE[attempt - 1] - timedelta(seconds=1))
+            assert await dispatcher.run_once() == 0
+            clock.advance(timedelta(seconds=1))
             assert await dispatcher.run_once() == 1
             [row] = await _outbox(db)
+            assert row.attempts == attempt
             assert row.error is not None
             assert row.error.startswith(f"attempt {attempt} of 5:")
         assert row.status == "failed"
@@ -504,3 +507,57 @@ def test_mail_settings_come_from_stvos_mail_variables(
     monkeypatch.setenv("STVOS_MAIL_RESET_URL", "https://app.example.com/reset")
     with pytest.raises(SettingsError, match="STVOS_MAIL_RESET_URL"):
         load_settings()
+
+
+class _WritingTransport:
+    """Delivers by writing to the database meanwhile: proves no dispatcher lock is held."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.delivered: list[str] = []
+
+    async def deliver(self, message: EmailMessage, *, sender: str, recipient: str) -> None:
+        async with self.db.transaction(TenantScope.for_platform()) as session:
+            await make_client_in(session, f"Made during delivery {len(self.delivered)}")
+        self.delivered.append(recipient)
+
+
+async def make_client_in(session: Any, name: str) -> None:
+    from stvos.tenancy.service import create_client
+
+    await create_client(session, name=name)
+
+
+async def test_no_database_lock_is_held_while_the_smtp_server_answers(
+    smtp_settings: Callable[..., Settings],
+) -> None:
+    async with serving(smtp_settings(free_port())) as (app, http):
+        db: Database = app.state.db
+        client = await make_client(db, "Alpha Studio")
+        assert (await http.post("/_mail/send", headers=client.headers)).status_code == 200
+        dispatcher = MailDispatcher(db, app.state.settings.mail, transport=_WritingTransport(db))
+        # With SQLite's single writer, a dispatcher holding a write transaction here would
+        # make the transport's own write wait out the busy timeout and fail.
+        assert await asyncio.wait_for(dispatcher.run_once(), timeout=5) == 1
+        [row] = await _outbox(db)
+        assert row.status == "sent"
+        assert row.claimed_until is None
+
+
+async def test_a_claim_lapses_so_a_crashed_send_is_retried(
+    smtp_server: SmtpServer, smtp_settings: Callable[..., Settings], clock: FrozenClock
+) -> None:
+    async with serving(smtp_settings(smtp_server.port)) as (app, http):
+        db: Database = app.state.db
+        client = await make_client(db, "Alpha Studio")
+        assert (await http.post("/_mail/send", headers=client.headers)).status_code == 200
+        crashed = MailDispatcher(db, app.state.settings.mail, claim_seconds=60)
+        claimed = await crashed._claim()  # took the mail, then died before sending
+        assert len(claimed) == 1
+        dispatcher: MailDispatcher = app.state.mail_dispatcher
+        assert await dispatcher.run_once() == 0  # still claimed by the dead one
+        clock.advance(timedelta(seconds=61))
+        assert await dispatcher.run_once() == 1
+        [row] = await _outbox(db)
+        assert (row.status, row.attempts) == ("sent", 1)
+        assert len(smtp_server.handler.received) == 1

@@ -41,6 +41,20 @@ def test_every_route_of_the_app_declares_a_policy(settings: Settings) -> None:
         "/api/v1/partner-auth/login",
         "/api/v1/partner-auth/refresh",
     ]
+    # Fewer still look across every client (no credential names the client): each is reviewed.
+    platform = sorted(r.path for r in routes if r.policy and r.policy.platform_lookup)
+    assert platform == [
+        "/api/v1/admin/auth/login",
+        "/api/v1/invite/accept",
+        "/api/v1/invite/check",
+        "/api/v1/partner-auth/login",
+        "/api/v1/partner-auth/refresh",
+    ]
+
+
+def test_platform_lookup_is_only_for_public_routes() -> None:
+    with pytest.raises(ValueError, match=r"only for Auth\.PUBLIC"):
+        allow(Auth.API_KEY, platform_lookup=True)
 
 
 def test_a_route_without_a_policy_cannot_be_registered() -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
 from stvos.models import ApiKey
-from tests.support.factories import TestClient, make_client
+from tests.support.factories import TestClient, make_client, make_user
 
 
 @pytest.fixture
@@ -220,3 +220,12 @@ async def test_one_structured_access_log_line_per_request(
     assert entry["route"] == "/api/v1/_test/items"
     assert entry["status"] == 200
     assert entry["latencyMs"] >= 0
+
+
+async def test_out_of_range_ids_in_paths_are_400_not_500(
+    phttp: httpx.AsyncClient, pdb: Database, tenant: TestClient
+) -> None:
+    staff = await make_user(phttp, pdb, tenant, "boss@example.com", role="client_admin")
+    for path in ("/manage/users/99999999999999999999", "/manage/users/0", "/manage/users/x"):
+        response = await phttp.get(path, headers=staff.headers)
+        _assert_error(response, 400, "VALIDATION_ERROR")

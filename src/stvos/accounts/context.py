@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from stvos.accounts.hooks import NoVouchers, VoucherRedeemer
 from stvos.accounts.tokens import TokenSigner
@@ -16,3 +19,11 @@ class Accounts:
     signer: TokenSigner
     limiter: RateLimiter
     vouchers: VoucherRedeemer = field(default_factory=NoVouchers)
+
+
+def _accounts(request: Request) -> Accounts:
+    accounts: Accounts = request.app.state.accounts
+    return accounts
+
+
+AccountsDep = Annotated[Accounts, Depends(_accounts)]

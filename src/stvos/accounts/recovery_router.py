@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 from fastapi import Request
-from pydantic import EmailStr, Field
 
 from stvos.accounts import recovery
-from stvos.accounts.context import Accounts
-from stvos.accounts.schemas import Message, Password
+from stvos.accounts.context import AccountsDep
+from stvos.accounts.schemas import ForgotPasswordIn, Message, ResetPasswordIn
 from stvos.integrations.mail import Mailer
 from stvos.kit.deps import DbSession
-from stvos.kit.policy import Auth, ClientContext, allow, current_caller
+from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
-from stvos.kit.schemas import Envelope, RequestModel, ok
+from stvos.kit.schemas import Envelope, ok
 
 router = api_router(tags=["auth"])
-
-
-class ForgotPasswordIn(RequestModel):
-    email: EmailStr
-
-
-class ResetPasswordIn(RequestModel):
-    token: str = Field(min_length=1, max_length=200, description="The code from the reset mail")
-    password: str = Password
-
-
-def _accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
-
-
-def _client(request: Request) -> ClientContext:
-    client = current_caller(request).client
-    assert client is not None  # API-key routes always have one
-    return client
 
 
 @router.post(
@@ -44,12 +23,11 @@ def _client(request: Request) -> ClientContext:
     summary="Mail a password-reset link; the answer is the same whether or not the account exists",
 )
 async def forgot_password(
-    request: Request, body: ForgotPasswordIn, session: DbSession
+    request: Request, body: ForgotPasswordIn, session: DbSession, accounts: AccountsDep
 ) -> Envelope[Message]:
     mailer: Mailer = request.app.state.mailer
-    await recovery.forgot_password(
-        session, _accounts(request), mailer, _client(request), str(body.email)
-    )
+    client = current_caller(request).require_client()
+    await recovery.forgot_password(session, accounts, mailer, client, str(body.email))
     return ok(Message(message=recovery.FORGOT_ANSWER))
 
 
@@ -60,13 +38,13 @@ async def forgot_password(
     summary="Set a new password with the code of a reset mail; every sign-in ends",
 )
 async def reset_password(
-    request: Request, body: ResetPasswordIn, session: DbSession
+    request: Request, body: ResetPasswordIn, session: DbSession, accounts: AccountsDep
 ) -> Envelope[Message]:
     await recovery.reset_password(
         session,
-        _accounts(request),
+        accounts,
         request.app.state.db,
-        _client(request),
+        current_caller(request).require_client(),
         body.token,
         body.password,
     )

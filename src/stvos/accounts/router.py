@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from stvos.accounts import service
-from stvos.accounts.context import Accounts
+from stvos.accounts.context import AccountsDep
 from stvos.accounts.schemas import (
     AuthAnswer,
     ChangePasswordIn,
@@ -22,23 +22,13 @@ from stvos.accounts.schemas import (
     UserUpdate,
 )
 from stvos.kit.deps import DbSession
-from stvos.kit.policy import Auth, Caller, ClientContext, allow, current_caller
+from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
 from stvos.kit.schemas import Envelope, ok
 from stvos.models import Client
 from stvos.tenancy.service import public_client
 
 router = api_router(tags=["auth"])
-
-
-def _accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
-
-
-def _client_of(caller: Caller) -> ClientContext:
-    assert caller.client is not None  # API-key routes always have one
-    return caller.client
 
 
 @router.post(
@@ -48,9 +38,11 @@ def _client_of(caller: Caller) -> ClientContext:
     dependencies=[allow(Auth.API_KEY)],
     summary="Create an account in this app and sign in",
 )
-async def register(request: Request, body: RegisterIn, session: DbSession) -> Envelope[AuthAnswer]:
+async def register(
+    request: Request, body: RegisterIn, session: DbSession, accounts: AccountsDep
+) -> Envelope[AuthAnswer]:
     caller = current_caller(request)
-    answer = await service.register(session, _accounts(request), _client_of(caller), body)
+    answer = await service.register(session, accounts, caller.require_client(), body)
     return ok(AuthAnswer.model_validate(answer))
 
 
@@ -59,10 +51,12 @@ async def register(request: Request, body: RegisterIn, session: DbSession) -> En
     response_model=Envelope[LoginAnswer],
     dependencies=[allow(Auth.API_KEY)],
 )
-async def login(request: Request, body: LoginIn, session: DbSession) -> Envelope[LoginAnswer]:
+async def login(
+    request: Request, body: LoginIn, session: DbSession, accounts: AccountsDep
+) -> Envelope[LoginAnswer]:
     caller = current_caller(request)
     answer = await service.login(
-        session, _accounts(request), request.app.state.db, _client_of(caller), body
+        session, accounts, request.app.state.db, caller.require_client(), body
     )
     return ok(LoginAnswer.model_validate(answer))
 
@@ -73,8 +67,10 @@ async def login(request: Request, body: LoginIn, session: DbSession) -> Envelope
     dependencies=[allow(Auth.API_KEY)],
     summary="Exchange a refresh token for new tokens (the old one stops working)",
 )
-async def refresh(request: Request, body: RefreshIn, session: DbSession) -> Envelope[AuthAnswer]:
-    answer = await service.refresh(session, _accounts(request), body.refresh_token)
+async def refresh(
+    body: RefreshIn, session: DbSession, accounts: AccountsDep
+) -> Envelope[AuthAnswer]:
+    answer = await service.refresh(session, accounts, body.refresh_token)
     return ok(AuthAnswer.model_validate(answer))
 
 
@@ -100,7 +96,7 @@ async def me(request: Request, session: DbSession) -> Envelope[MeAnswer]:
     caller = current_caller(request)
     assert caller.user_id is not None
     user = await service.current_user(session, caller.user_id)
-    client = await session.get(Client, _client_of(caller).id)
+    client = await session.get(Client, caller.require_client().id)
     assert client is not None
     return ok(
         MeAnswer.model_validate(
@@ -116,12 +112,12 @@ async def me(request: Request, session: DbSession) -> Envelope[MeAnswer]:
     summary="Change the password; other sign-ins end, this one gets fresh tokens",
 )
 async def change_password(
-    request: Request, body: ChangePasswordIn, session: DbSession
+    request: Request, body: ChangePasswordIn, session: DbSession, accounts: AccountsDep
 ) -> Envelope[MessageWithTokens]:
     caller = current_caller(request)
     assert caller.user_id is not None
     user = await service.current_user(session, caller.user_id)
-    answer = await service.change_password(session, _accounts(request), user, body)
+    answer = await service.change_password(session, accounts, user, body)
     return ok(MessageWithTokens.model_validate({**answer, "message": "Password changed"}))
 
 

@@ -108,6 +108,15 @@ class LogoutIn(RequestModel):
     refresh_token: str | None = Field(default=None, max_length=200)
 
 
+class ForgotPasswordIn(RequestModel):
+    email: EmailStr
+
+
+class ResetPasswordIn(RequestModel):
+    token: str = Field(min_length=1, max_length=200, description="The code from the reset mail")
+    password: str = Password
+
+
 class ChangePasswordIn(RequestModel):
     current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
     new_password: str = Password

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import BackgroundTasks, Query, Request
 
-from stvos.accounts.context import Accounts
+from stvos.accounts.context import AccountsDep
 from stvos.admin import service
 from stvos.admin.schemas import (
     AdminClient,
@@ -32,8 +32,7 @@ from stvos.kit.deps import DbSession
 from stvos.kit.idempotency import idempotent, keep_secret
 from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
-from stvos.kit.schemas import Envelope, Page, Paging, ok
-from stvos.kit.tenancy import TenantScope, set_scope
+from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
 from stvos.tenancy import service as tenancy
 from stvos.tenancy.access import ClientAuthenticator
 
@@ -58,16 +57,13 @@ def _refresh_key_cache(request: Request, background: BackgroundTasks) -> None:
 @router.post(
     "/auth/login",
     response_model=Envelope[AdminLoginAnswer],
-    dependencies=[allow(Auth.PUBLIC)],
+    # Admins are platform data, found by email across the platform.
+    dependencies=[allow(Auth.PUBLIC, platform_lookup=True)],
     summary="Sign a platform admin in (an access token; no refresh token)",
 )
 async def login(
-    request: Request, body: AdminLoginIn, session: DbSession
+    request: Request, body: AdminLoginIn, session: DbSession, accounts: AccountsDep
 ) -> Envelope[AdminLoginAnswer]:
-    # A public route leaves the session without a tenant scope; admins are platform data.
-    # Declared before the session's first statement (the scope is fixed per transaction).
-    set_scope(session.sync_session, TenantScope.for_platform())
-    accounts: Accounts = request.app.state.accounts
     answer = await service.login(session, accounts, request.app.state.db, body)
     return ok(AdminLoginAnswer.model_validate(answer))
 
@@ -128,7 +124,7 @@ async def create_client(
     response_model=Envelope[ClientAnswer],
     dependencies=[allow(Auth.ADMIN)],
 )
-async def get_client(client_id: int, session: DbSession) -> Envelope[ClientAnswer]:
+async def get_client(client_id: ObjectId, session: DbSession) -> Envelope[ClientAnswer]:
     client = await service.get_client(session, client_id)
     (out,) = await service.clients_out(session, [client])
     return ok(ClientAnswer(client=AdminClient.model_validate(out)))
@@ -142,7 +138,7 @@ async def get_client(client_id: int, session: DbSession) -> Envelope[ClientAnswe
 )
 async def update_client(
     request: Request,
-    client_id: int,
+    client_id: ObjectId,
     body: ClientUpdate,
     session: DbSession,
     background: BackgroundTasks,
@@ -167,7 +163,7 @@ async def update_client(
 )
 async def create_api_key(
     request: Request,
-    client_id: int,
+    client_id: ObjectId,
     session: DbSession,
     background: BackgroundTasks,
     body: ApiKeyCreate | None = None,
@@ -190,7 +186,7 @@ async def create_api_key(
     summary="The client's keys, revoked ones included (never the key itself)",
 )
 async def list_api_keys(
-    client_id: int, session: DbSession, paging: Paging
+    client_id: ObjectId, session: DbSession, paging: Paging
 ) -> Envelope[Page[ApiKeyOut]]:
     client = await service.get_client(session, client_id)
     keys, total = await service.list_api_keys(session, client, paging)
@@ -205,8 +201,8 @@ async def list_api_keys(
 )
 async def revoke_api_key(
     request: Request,
-    client_id: int,
-    key_id: int,
+    client_id: ObjectId,
+    key_id: ObjectId,
     session: DbSession,
     background: BackgroundTasks,
 ) -> Envelope[ApiKeyOut]:
@@ -227,7 +223,7 @@ async def revoke_api_key(
     summary="Create an account in the client (studio staff by default)",
 )
 async def create_staff(
-    client_id: int, body: StaffCreate, session: DbSession
+    client_id: ObjectId, body: StaffCreate, session: DbSession
 ) -> Envelope[StaffAnswer]:
     client = await service.get_client(session, client_id)
     user = await service.create_staff(session, client, body)

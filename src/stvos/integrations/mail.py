@@ -24,7 +24,6 @@ import base64
 import contextlib
 import email.message
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,7 +34,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import aiosmtplib
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -49,7 +48,8 @@ log = logging.getLogger("stvos.mail")
 
 _NOTICES = "stvos.mail.notices"  # session.info: what to announce once the transaction commits
 _ERROR_LENGTH = 500  # mail_outbox.error
-# When delivery attempt n+1 is due, counted from the mail's creation; its length bounds retries.
+# How long after failed attempt n (1-based: index n) the next one is due; index 0 is the first
+# attempt, at once. Its length bounds the attempts.
 RETRY_SCHEDULE = (
     timedelta(0),
     timedelta(seconds=30),
@@ -57,7 +57,6 @@ RETRY_SCHEDULE = (
     timedelta(minutes=10),
     timedelta(hours=1),
 )
-_ATTEMPTS = re.compile(r"^attempt (\d+) of \d+:")
 
 
 class Transport(StrEnum):
@@ -273,11 +272,6 @@ class SmtpTransport:
         )
 
 
-def _attempts_of(error: str | None) -> int:
-    match = _ATTEMPTS.match(error or "")
-    return int(match.group(1)) if match else 0
-
-
 def _is_permanent(exc: Exception) -> bool:
     """A refusal that will not change by retrying (5xx for the sender, recipient or content)."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
@@ -290,13 +284,12 @@ def _is_permanent(exc: Exception) -> bool:
 class MailDispatcher:
     """Relays pending outbox rows to SMTP after their transaction committed.
 
-    Each mail is delivered in its own short platform-scope transaction that locks the row
-    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write lock serialises instead), so
-    several processes can run dispatchers without sending a mail twice, and a crash mid-send
-    leaves the row pending (at-least-once). On SQLite other writers wait while a mail is
-    handed over (at most the SMTP timeout). Attempt ``n`` of a failing mail waits until
-    ``RETRY_SCHEDULE[n]`` after its creation; the attempt count is kept in ``error``
-    (``"attempt 2 of 5: ..."``).
+    A pass claims due mails in one short platform-scope transaction (``claimed_until``; with
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), hands each to the SMTP server with no
+    transaction open, then records the outcome in another short transaction. So several
+    processes can dispatch without sending a mail twice, nothing holds a database lock while
+    the SMTP server answers, and a crash mid-send leaves the claim to lapse and the mail to be
+    retried (at-least-once). Failed attempt ``n`` is retried after ``RETRY_SCHEDULE[n]``.
     """
 
     def __init__(
@@ -307,6 +300,7 @@ class MailDispatcher:
         transport: MailTransport | None = None,
         poll_seconds: float = 5.0,
         batch_size: int = 50,
+        claim_seconds: float = 120.0,
     ) -> None:
         self.db = database
         self.from_address = settings.from_address
@@ -314,6 +308,7 @@ class MailDispatcher:
         self.transport: MailTransport = transport or SmtpTransport(settings)
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.claim = timedelta(seconds=claim_seconds)
         self.max_attempts = len(RETRY_SCHEDULE)
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -347,75 +342,78 @@ class MailDispatcher:
 
     async def run_once(self) -> int:
         """One pass over the due mails; answers how many were attempted."""
-        now = utcnow()
-        async with self.db.transaction(TenantScope.for_platform(), write=False) as session:
-            rows = (
-                await session.execute(
-                    select(OutboxMail.id, OutboxMail.created_at, OutboxMail.error)
-                    .where(
-                        OutboxMail.status == MailStatus.PENDING.value,
-                        OutboxMail.transport == Transport.SMTP.value,
-                    )
-                    .order_by(OutboxMail.id)
-                    .limit(self.batch_size * 10)
-                )
-            ).all()
-        last = len(RETRY_SCHEDULE) - 1
-        due = [
-            mail_id
-            for mail_id, created_at, error in rows
-            if created_at + RETRY_SCHEDULE[min(_attempts_of(error), last)] <= now
-        ][: self.batch_size]
-        attempted = 0
-        for mail_id in due:
-            attempted += await self._deliver(mail_id)
-        return attempted
+        claimed = await self._claim()
+        for mail_id, message, recipient in claimed:
+            if isinstance(message, Exception):
+                # A row that cannot become a message never will.
+                await self._record(mail_id, message, permanent=True)
+                continue
+            try:
+                await self.transport.deliver(message, sender=self.from_address, recipient=recipient)
+            except Exception as exc:
+                await self._record(mail_id, exc, permanent=_is_permanent(exc))
+            else:
+                await self._record(mail_id, None, permanent=False)
+        return len(claimed)
 
-    async def _deliver(self, mail_id: int) -> bool:
+    async def _claim(self) -> list[tuple[int, EmailMessage | Exception, str]]:
+        now = utcnow()
+        claimed: list[tuple[int, EmailMessage | Exception, str]] = []
         async with self.db.transaction(TenantScope.for_platform()) as session:
-            row = await session.scalar(
+            rows = await session.scalars(
                 select(OutboxMail)
-                .where(OutboxMail.id == mail_id, OutboxMail.status == MailStatus.PENDING.value)
+                .where(
+                    OutboxMail.status == MailStatus.PENDING.value,
+                    OutboxMail.transport == Transport.SMTP.value,
+                    or_(OutboxMail.next_attempt_at.is_(None), OutboxMail.next_attempt_at <= now),
+                    or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until <= now),
+                )
+                .order_by(OutboxMail.id)
+                .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             )
-            if row is None:
-                return False  # another dispatcher has it, or had it
-            from_name = self.from_name
-            if from_name is None:
-                client = await session.get(Client, row.client_id)
-                from_name = client.name if client else None
-            try:
-                message = build_message(row, from_address=self.from_address, from_name=from_name)
-            except Exception as exc:  # a row that cannot become a message never will
-                self._failed(row, exc, permanent=True)
-                return True
-            try:
-                await self.transport.deliver(
-                    message, sender=self.from_address, recipient=row.to_address
-                )
-            except Exception as exc:
-                self._failed(row, exc, permanent=_is_permanent(exc))
-                return True
-            row.status = MailStatus.SENT.value
-            row.sent_at = utcnow()
-            row.error = None
-            log.info("mail %s (%s) sent", row.id, row.template, extra={"mailId": row.id})
-            return True
+            names: dict[int, str | None] = {}
+            for row in rows:
+                row.claimed_until = now + self.claim
+                if row.client_id not in names:
+                    client = await session.get(Client, row.client_id)
+                    names[row.client_id] = client.name if client else None
+                from_name = self.from_name or names[row.client_id]
+                try:
+                    message: EmailMessage | Exception = build_message(
+                        row, from_address=self.from_address, from_name=from_name
+                    )
+                except Exception as exc:
+                    message = exc
+                claimed.append((row.id, message, row.to_address))
+        return claimed
 
-    def _failed(self, row: OutboxMail, exc: Exception, *, permanent: bool) -> None:
-        attempt = _attempts_of(row.error) + 1
-        final = permanent or attempt >= self.max_attempts
-        reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        row.error = f"attempt {attempt} of {self.max_attempts}: {reason}"[:_ERROR_LENGTH]
-        row.status = (MailStatus.FAILED if final else MailStatus.PENDING).value
-        log.warning(
-            "mail %s (%s) %s: %s",
-            row.id,
-            row.template,
-            "failed" if final else "will be retried",
-            row.error,
-            extra={"mailId": row.id},
-        )
+    async def _record(self, mail_id: int, failure: Exception | None, *, permanent: bool) -> None:
+        async with self.db.transaction(TenantScope.for_platform()) as session:
+            row = await session.get(OutboxMail, mail_id)
+            if row is None:
+                return
+            row.claimed_until = None
+            row.attempts += 1
+            if failure is None:
+                row.status = MailStatus.SENT.value
+                row.sent_at = utcnow()
+                row.error = None
+                log.info("mail %s (%s) sent", row.id, row.template, extra={"mailId": row.id})
+                return
+            final = permanent or row.attempts >= self.max_attempts
+            reason = f"{type(failure).__name__}: {failure}".replace("\n", " ")
+            row.error = f"attempt {row.attempts} of {self.max_attempts}: {reason}"[:_ERROR_LENGTH]
+            row.status = (MailStatus.FAILED if final else MailStatus.PENDING).value
+            row.next_attempt_at = None if final else utcnow() + RETRY_SCHEDULE[row.attempts]
+            log.warning(
+                "mail %s (%s) %s: %s",
+                row.id,
+                row.template,
+                "failed" if final else "will be retried",
+                row.error,
+                extra={"mailId": row.id},
+            )
 
 
 def mail_services(settings: Settings, database: Database) -> tuple[Mailer, MailDispatcher | None]:

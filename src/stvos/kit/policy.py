@@ -38,6 +38,14 @@ class Auth(StrEnum):
 class Policy:
     auth: Auth
     feature: str | None = None
+    # A public route whose credential-free input (an invite code, a partner's email, a refresh
+    # token) is what names the client, so its lookup must see every client: the request runs
+    # in the platform scope, and the service names the client explicitly on what it touches.
+    platform_lookup: bool = False
+
+    def __post_init__(self) -> None:
+        if self.platform_lookup and self.auth is not Auth.PUBLIC:
+            raise ValueError("platform_lookup is only for Auth.PUBLIC routes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +85,16 @@ class Caller:
     def client_id(self) -> int | None:
         return self.client.id if self.client else None
 
+    def require_client(self) -> ClientContext:
+        """The client of a route whose policy guarantees one (API key, user, partner)."""
+        if self.client is None:
+            raise RuntimeError(f"{self.policy.auth} route has no client")
+        return self.client
+
     @property
     def scope(self) -> TenantScope:
         """The tenant scope this caller's database work runs in."""
-        if self.admin_id is not None:
+        if self.admin_id is not None or self.policy.platform_lookup:
             return TenantScope.for_platform()
         if self.client is not None:
             return TenantScope.for_client(self.client.id)
@@ -123,9 +137,9 @@ class PolicyGuard:
         return f"PolicyGuard({self.policy.auth.value}, feature={self.policy.feature!r})"
 
 
-def allow(auth: Auth, *, feature: str | None = None) -> DependsParam:
+def allow(auth: Auth, *, feature: str | None = None, platform_lookup: bool = False) -> DependsParam:
     """Declare who may call a route: ``dependencies=[allow(Auth.API_KEY)]``."""
-    guard: DependsParam = Depends(PolicyGuard(Policy(auth, feature)))
+    guard: DependsParam = Depends(PolicyGuard(Policy(auth, feature, platform_lookup)))
     return guard
 
 

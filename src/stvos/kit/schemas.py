@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
+
+# An id in a URL path: positive and within the 64-bit ids of every table.
+ObjectId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 DEFAULT_PAGE_SIZE = 20
 
 

@@ -9,7 +9,7 @@ from fastapi import Query, Request
 from stvos.kit.deps import DbSession
 from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
-from stvos.kit.schemas import Envelope, Page, Paging, ok
+from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
 from stvos.manage import service
 from stvos.manage.schemas import ManagedUser, ManagedUserAnswer, RoleName, StatusName
 
@@ -38,7 +38,7 @@ async def list_users(
 @router.get(
     "/users/{user_id}", response_model=Envelope[ManagedUserAnswer], dependencies=[allow(Auth.STAFF)]
 )
-async def get_user(user_id: int, session: DbSession) -> Envelope[ManagedUserAnswer]:
+async def get_user(user_id: ObjectId, session: DbSession) -> Envelope[ManagedUserAnswer]:
     user = await service.get_user(session, user_id)
     return ok(ManagedUserAnswer(user=ManagedUser.model_validate(user)))
 
@@ -50,7 +50,7 @@ async def get_user(user_id: int, session: DbSession) -> Envelope[ManagedUserAnsw
     summary="Disable an account: its sign-ins end at once and it cannot sign in again",
 )
 async def disable_user(
-    request: Request, user_id: int, session: DbSession
+    request: Request, user_id: ObjectId, session: DbSession
 ) -> Envelope[ManagedUserAnswer]:
     caller = current_caller(request)
     assert caller.user_id is not None
@@ -66,6 +66,6 @@ async def disable_user(
     dependencies=[allow(Auth.STAFF)],
     summary="Let a disabled account sign in again",
 )
-async def enable_user(user_id: int, session: DbSession) -> Envelope[ManagedUserAnswer]:
+async def enable_user(user_id: ObjectId, session: DbSession) -> Envelope[ManagedUserAnswer]:
     user = await service.enable_user(session, await service.get_user(session, user_id))
     return ok(ManagedUserAnswer(user=ManagedUser.model_validate(user)))

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import Request
 
-from fastapi import Path, Request
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from stvos.accounts.context import Accounts
+from stvos.accounts.context import AccountsDep
 from stvos.accounts.schemas import LoginIn, RefreshIn
 from stvos.kit.deps import DbSession
 from stvos.kit.idempotency import idempotent
 from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
-from stvos.kit.schemas import Envelope, Page, Paging, ok
-from stvos.kit.tenancy import TenantScope, set_scope
+from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
 from stvos.partners import service
 from stvos.partners.schemas import (
     PartnerAuthAnswer,
@@ -26,20 +22,6 @@ from stvos.partners.schemas import (
 )
 
 router = api_router(tags=["partners"])
-
-ObjectId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-def _accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
-
-
-def _platform_scope(session: AsyncSession) -> None:
-    # Partner staff sign in without an API key: their email (login) or refresh token (refresh)
-    # is unique across the platform and is what names the client, so the lookup must see every
-    # client. Declared before the first query; the service names the client explicitly after.
-    set_scope(session.sync_session, TenantScope.for_platform())
 
 
 # --- studio back office -----------------------------------------------------------------------
@@ -115,7 +97,8 @@ async def list_staff(
 @router.post(
     "/partner-auth/login",
     response_model=Envelope[PartnerAuthAnswer],
-    dependencies=[allow(Auth.PUBLIC)],
+    # No API key: the email (or refresh token) alone names the client, so lookups span clients.
+    dependencies=[allow(Auth.PUBLIC, platform_lookup=True)],
     tags=["partner-auth"],
     summary="Partner staff sign-in (no API key)",
     description=(
@@ -124,25 +107,26 @@ async def list_staff(
         "works on `/partner/*` and `/partner-auth/me` only, never on user routes."
     ),
 )
-async def login(request: Request, body: LoginIn, session: DbSession) -> Envelope[PartnerAuthAnswer]:
-    _platform_scope(session)
-    answer = await service.login(session, _accounts(request), body)
+async def login(
+    body: LoginIn, session: DbSession, accounts: AccountsDep
+) -> Envelope[PartnerAuthAnswer]:
+    answer = await service.login(session, accounts, body)
     return ok(PartnerAuthAnswer.model_validate(answer))
 
 
 @router.post(
     "/partner-auth/refresh",
     response_model=Envelope[PartnerAuthAnswer],
-    dependencies=[allow(Auth.PUBLIC)],
+    # No API key: the email (or refresh token) alone names the client, so lookups span clients.
+    dependencies=[allow(Auth.PUBLIC, platform_lookup=True)],
     tags=["partner-auth"],
     summary="Exchange a partner refresh token for new tokens (the old one stops working)",
     description="A reused refresh token ends the whole sign-in (`401 REFRESH_TOKEN_REUSED`).",
 )
 async def refresh(
-    request: Request, body: RefreshIn, session: DbSession
+    body: RefreshIn, session: DbSession, accounts: AccountsDep
 ) -> Envelope[PartnerAuthAnswer]:
-    _platform_scope(session)
-    answer = await service.refresh(session, _accounts(request), body.refresh_token)
+    answer = await service.refresh(session, accounts, body.refresh_token)
     return ok(PartnerAuthAnswer.model_validate(answer))
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Query, Request
 
-from stvos.accounts.context import Accounts
+from stvos.accounts.context import AccountsDep
 from stvos.kit.deps import DbSession
 from stvos.kit.idempotency import idempotent
 from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
-from stvos.kit.schemas import Envelope, Page, Paging, ok
-from stvos.kit.tenancy import TenantScope, set_scope
+from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
 from stvos.trainers import service
 from stvos.trainers.schemas import (
     InviteAcceptAnswer,
@@ -28,20 +26,6 @@ from stvos.trainers.schemas import (
 )
 
 router = api_router(tags=["trainers"])
-
-ObjectId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-def _accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
-
-
-def _platform_scope(session: AsyncSession) -> None:
-    # /invite/* carries no API key: the invite code alone names the client, so finding it must
-    # look across clients. Declared before the first query; the service then names the
-    # invite's client explicitly on everything it reads and writes.
-    set_scope(session.sync_session, TenantScope.for_platform())
 
 
 # --- trainer profiles (studio back office) ----------------------------------------------------
@@ -147,7 +131,8 @@ async def revoke_invite(invite_id: ObjectId, session: DbSession) -> Envelope[Tra
 @router.post(
     "/invite/check",
     response_model=Envelope[InviteCheckAnswer],
-    dependencies=[allow(Auth.PUBLIC)],
+    # No API key: the invite code alone names the client, so its lookup spans clients.
+    dependencies=[allow(Auth.PUBLIC, platform_lookup=True)],
     tags=["invites"],
     summary="Is this trainer invite code usable, and for which app?",
     description=(
@@ -157,10 +142,9 @@ async def revoke_invite(invite_id: ObjectId, session: DbSession) -> Envelope[Tra
     ),
 )
 async def check_invite(
-    request: Request, body: InviteCodeIn, session: DbSession
+    body: InviteCodeIn, session: DbSession, accounts: AccountsDep
 ) -> Envelope[InviteCheckAnswer]:
-    _platform_scope(session)
-    answer = await service.check_invite(session, _accounts(request), body.code)
+    answer = await service.check_invite(session, accounts, body.code)
     return ok(InviteCheckAnswer.model_validate(answer))
 
 
@@ -168,7 +152,8 @@ async def check_invite(
     "/invite/accept",
     status_code=201,
     response_model=Envelope[InviteAcceptAnswer],
-    dependencies=[allow(Auth.PUBLIC)],
+    # No API key: the invite code alone names the client, so its lookup spans clients.
+    dependencies=[allow(Auth.PUBLIC, platform_lookup=True)],
     tags=["invites"],
     summary="Accept a trainer invite: create the trainer's login and sign in",
     description=(
@@ -179,8 +164,7 @@ async def check_invite(
     ),
 )
 async def accept_invite(
-    request: Request, body: InviteAcceptIn, session: DbSession
+    body: InviteAcceptIn, session: DbSession, accounts: AccountsDep
 ) -> Envelope[InviteAcceptAnswer]:
-    _platform_scope(session)
-    answer = await service.accept_invite(session, _accounts(request), body)
+    answer = await service.accept_invite(session, accounts, body)
     return ok(InviteAcceptAnswer.model_validate(answer))
