@@ -15,6 +15,7 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",
     "requestId",
+    "color_message",  # uvicorn's ANSI-coloured copy of msg
 }
 _base_factory = logging.getLogRecordFactory()
 
