@@ -191,3 +191,17 @@ async def test_postgres_every_tenant_table_forces_row_level_security(
     flags = {name: (enabled, forced) for name, enabled, forced in rows}
     assert set(flags) == {*tenant_tables, "clients", "platform_keys"}
     assert all(enabled and forced for enabled, forced in flags.values()), flags
+
+
+async def test_page_totals_count_only_the_current_client(
+    db: Database, client_a: TestClient, client_b: TestClient
+) -> None:
+    from stvos.kit.paging import fetch_page
+    from stvos.kit.schemas import PageParams
+
+    async with db.transaction(TenantScope.for_client(client_a.id), write=False) as session:
+        rows, total = await fetch_page(
+            session, select(ApiKey), PageParams(page=1, limit=10), ApiKey.id
+        )
+    assert total == 1
+    assert [row.client_id for row in rows] == [client_a.id]

@@ -29,6 +29,7 @@ from stvos.admin.schemas import (
 from stvos.kit.clock import utcnow
 from stvos.kit.db import Database
 from stvos.kit.errors import NotFound
+from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.kit.tenancy import TenantScope
 from stvos.models import ApiKey, Client, PlatformAdmin, Role, User
@@ -180,11 +181,7 @@ async def list_clients(
         )
     if status:
         query = query.where(Client.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = await session.scalars(
-        query.order_by(Client.id).limit(paging.limit).offset(paging.offset)
-    )
-    return list(page), total
+    return await fetch_page(session, query, paging, Client.id)
 
 
 async def get_client(session: AsyncSession, client_id: int) -> Client:
@@ -278,16 +275,8 @@ async def update_client(session: AsyncSession, client: Client, body: ClientUpdat
 async def list_api_keys(
     session: AsyncSession, client: Client, paging: PageParams
 ) -> tuple[list[ApiKey], int]:
-    condition = ApiKey.client_id == client.id
-    total = await session.scalar(select(func.count()).select_from(ApiKey).where(condition)) or 0
-    page = await session.scalars(
-        select(ApiKey)
-        .where(condition)
-        .order_by(ApiKey.id)
-        .limit(paging.limit)
-        .offset(paging.offset)
-    )
-    return list(page), total
+    query = select(ApiKey).where(ApiKey.client_id == client.id)
+    return await fetch_page(session, query, paging, ApiKey.id)
 
 
 async def revoke_api_key(session: AsyncSession, client: Client, key_id: int) -> ApiKey:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.accounts import tokens
 from stvos.kit.errors import NotFound
+from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.manage.errors import AccountErased, CannotDisableSelf
 from stvos.models import AccountStatus, User
@@ -40,13 +41,7 @@ async def list_users(
         query = query.where(User.status == status)
     else:
         query = query.where(User.status != AccountStatus.DELETED.value)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = await session.scalars(
-        query.order_by(User.created_at.desc(), User.id.desc())
-        .limit(paging.limit)
-        .offset(paging.offset)
-    )
-    return list(page), total
+    return await fetch_page(session, query, paging, User.created_at.desc(), User.id.desc())
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from stvos.accounts.service import normalize_email
 from stvos.accounts.tokens import AccessClaims, Audience
 from stvos.kit.clock import utcnow
 from stvos.kit.errors import ClientSuspended
+from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.models import Client, Partner, PartnerStaff
 from stvos.partners.errors import PartnerInactive, PartnerNotFound
@@ -49,11 +50,7 @@ async def create_partner(session: AsyncSession, body: PartnerIn) -> Partner:
 
 
 async def list_partners(session: AsyncSession, paging: PageParams) -> tuple[list[Partner], int]:
-    total = await session.scalar(select(func.count(Partner.id))) or 0
-    items = await session.scalars(
-        select(Partner).order_by(Partner.name, Partner.id).offset(paging.offset).limit(paging.limit)
-    )
-    return list(items), total
+    return await fetch_page(session, select(Partner), paging, Partner.name, Partner.id)
 
 
 async def get_partner(session: AsyncSession, partner_id: int) -> Partner:
@@ -92,16 +89,9 @@ async def list_staff(
     session: AsyncSession, partner_id: int, paging: PageParams
 ) -> tuple[list[PartnerStaff], int]:
     partner = await get_partner(session, partner_id)
-    of_partner = PartnerStaff.partner_id == partner.id
-    total = await session.scalar(select(func.count(PartnerStaff.id)).where(of_partner)) or 0
-    items = await session.scalars(
-        select(PartnerStaff)
-        .where(of_partner)
-        .order_by(PartnerStaff.email_normalized, PartnerStaff.id)
-        .offset(paging.offset)
-        .limit(paging.limit)
-    )
-    return list(items), total
+    query = select(PartnerStaff).where(PartnerStaff.partner_id == partner.id)
+    order = (PartnerStaff.email_normalized, PartnerStaff.id)
+    return await fetch_page(session, query, paging, *order)
 
 
 # --- partner staff sign-in (platform scope) ---------------------------------------------------

@@ -18,7 +18,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from stvos.accounts.context import Accounts
 from stvos.accounts.errors import UserExists
 from stvos.kit.clock import utcnow
 from stvos.kit.errors import ClientSuspended
+from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.models import Client, Role, Trainer, TrainerInvite, User
 from stvos.tenancy.service import branding_of
@@ -65,11 +66,7 @@ async def create_trainer(session: AsyncSession, body: TrainerIn) -> Trainer:
 
 
 async def list_trainers(session: AsyncSession, paging: PageParams) -> tuple[list[Trainer], int]:
-    total = await session.scalar(select(func.count(Trainer.id))) or 0
-    items = await session.scalars(
-        select(Trainer).order_by(Trainer.name, Trainer.id).offset(paging.offset).limit(paging.limit)
-    )
-    return list(items), total
+    return await fetch_page(session, select(Trainer), paging, Trainer.name, Trainer.id)
 
 
 async def get_trainer(session: AsyncSession, trainer_id: int) -> Trainer:
@@ -180,15 +177,9 @@ async def list_invites(
     session: AsyncSession, paging: PageParams, status: InviteStatus | None
 ) -> tuple[list[TrainerInvite], int]:
     conditions = [_status_condition(status, utcnow())] if status else []
-    total = await session.scalar(select(func.count(TrainerInvite.id)).where(*conditions)) or 0
-    items = await session.scalars(
-        select(TrainerInvite)
-        .where(*conditions)
-        .order_by(TrainerInvite.created_at.desc(), TrainerInvite.id.desc())
-        .offset(paging.offset)
-        .limit(paging.limit)
-    )
-    return list(items), total
+    query = select(TrainerInvite).where(*conditions)
+    newest_first = (TrainerInvite.created_at.desc(), TrainerInvite.id.desc())
+    return await fetch_page(session, query, paging, *newest_first)
 
 
 async def get_invite(session: AsyncSession, invite_id: int) -> TrainerInvite:
