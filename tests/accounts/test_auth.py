@@ -207,6 +207,10 @@ async def test_refresh_rotates_and_reuse_ends_the_family(
         "/auth/refresh", json={"refreshToken": second["refreshToken"]}, headers=client_a.headers
     )
     assert latest.status_code == 401
+    # Whoever holds the family's access tokens is out at once, not in 15 minutes.
+    for token in (first["accessToken"], second["accessToken"]):
+        me = await http.get("/users/me", headers=_bearer(client_a, token))
+        assert me.status_code == 401
     async with db.transaction(TenantScope.for_client(client_a.id), write=False) as session:
         live = list(
             await session.scalars(select(RefreshToken.id).where(RefreshToken.revoked_at.is_(None)))
@@ -256,7 +260,27 @@ async def test_logout_ends_the_sign_in(http: httpx.AsyncClient, client_a: TestCl
         "/auth/refresh", json={"refreshToken": data["refreshToken"]}, headers=client_a.headers
     )
     assert again.status_code == 401
+    # The access token of that sign-in ends with it, without waiting for its expiry.
+    me = await http.get("/users/me", headers=_bearer(client_a, data["accessToken"]))
+    assert me.status_code == 401
     assert (await http.post("/auth/logout", headers=client_a.headers)).status_code == 401
+
+
+async def test_logout_ends_only_this_sign_in(http: httpx.AsyncClient, client_a: TestClient) -> None:
+    phone = (await _register(http, client_a, "two@example.com")).json()["data"]
+    laptop = (
+        await http.post(
+            "/auth/login",
+            json={"email": "two@example.com", "password": PASSWORD},
+            headers=client_a.headers,
+        )
+    ).json()["data"]
+    assert (
+        await http.post("/auth/logout", headers=_bearer(client_a, phone["accessToken"]))
+    ).status_code == 200
+    assert (
+        await http.get("/users/me", headers=_bearer(client_a, laptop["accessToken"]))
+    ).status_code == 200
 
 
 async def test_universal_key_uses_the_tokens_client(

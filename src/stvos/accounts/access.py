@@ -8,13 +8,14 @@ in the session for the route) to refuse disabled, erased or logged-out-everywher
 from __future__ import annotations
 
 from fastapi import Request
+from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.accounts.errors import InvalidToken, WrongRole
 from stvos.accounts.tokens import AccessClaims, Audience, TokenSigner
 from stvos.kit.errors import ClientSuspended, Unauthorized
 from stvos.kit.policy import Auth, Caller
-from stvos.models import Partner, PartnerStaff, PlatformAdmin, Role, User
+from stvos.models import Partner, PartnerStaff, PlatformAdmin, RefreshToken, Role, User
 from stvos.tenancy.access import ClientAuthenticator, declare_scope
 
 _ROLE_OF_LAYER = {Auth.TRAINER: Role.TRAINER.value, Auth.STAFF: Role.CLIENT_ADMIN.value}
@@ -26,6 +27,17 @@ def bearer_token(request: Request) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("An Authorization: Bearer <accessToken> header is required")
     return token.strip()
+
+
+def _family_live(family: str | None) -> ColumnElement[bool]:
+    """True while the sign-in ``family`` still has an unrevoked refresh token."""
+    if family is None:
+        return false()
+    return (
+        select(RefreshToken.id)
+        .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
+        .exists()
+    )
 
 
 class AccountAuthenticator:
@@ -46,8 +58,17 @@ class AccountAuthenticator:
         # A token is bound to its client: client A's token with client B's key is refused.
         if caller.client is None or claims.client_id != caller.client.id:
             raise InvalidToken("This token belongs to another app")
-        user = await session.get(User, claims.subject_id)
-        if user is None or not user.is_active or user.token_version != claims.token_version:
+        # One statement: the account, and whether its sign-in (refresh family) is still live,
+        # so a logout or a detected refresh-token reuse ends the access tokens at once too.
+        row = (
+            await session.execute(
+                select(User, _family_live(claims.family)).where(User.id == claims.subject_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise InvalidToken("This sign-in is no longer valid")
+        user, signed_in = row
+        if not signed_in or not user.is_active or user.token_version != claims.token_version:
             raise InvalidToken("This sign-in is no longer valid")
         required = _ROLE_OF_LAYER.get(caller.policy.auth)
         if required is not None and user.role != required:
@@ -67,9 +88,17 @@ class AccountAuthenticator:
             raise ClientSuspended()
         caller.client = client
         declare_scope(session, caller)
-        staff = await session.get(PartnerStaff, claims.subject_id)
+        row = (
+            await session.execute(
+                select(PartnerStaff, _family_live(claims.family)).where(
+                    PartnerStaff.id == claims.subject_id
+                )
+            )
+        ).one_or_none()
+        staff, signed_in = row if row is not None else (None, False)
         if (
             staff is None
+            or not signed_in
             or staff.status != "active"
             or staff.token_version != claims.token_version
             or staff.partner_id != claims.partner_id
