@@ -52,6 +52,13 @@ def test_every_route_of_the_app_declares_a_policy(settings: Settings) -> None:
     ]
 
 
+def test_a_feature_gate_must_name_a_published_feature() -> None:
+    # A typo would otherwise gate nothing: it is refused when the route is declared.
+    with pytest.raises(ValueError, match="unknown feature 'nutritoin'"):
+        allow(Auth.API_KEY, feature="nutritoin")
+    assert allow(Auth.API_KEY, feature="nutrition") is not None
+
+
 def test_platform_lookup_is_only_for_public_routes() -> None:
     with pytest.raises(ValueError, match=r"only for Auth\.PUBLIC"):
         allow(Auth.API_KEY, platform_lookup=True)

@@ -34,6 +34,20 @@ class Auth(StrEnum):
     ADMIN = "admin"  # A: platform admin token
 
 
+class Feature(StrEnum):
+    """The published feature keys a client can switch on; a route may be gated by one."""
+
+    CLASSES = "classes"
+    LIVE_CLASSES = "live_classes"
+    WORKOUT_BUILDER = "workout_builder"
+    NUTRITION = "nutrition"
+    COACH_CONNECT = "coach_connect"
+    AI_COACH = "ai_coach"
+
+
+ALL_FEATURES: tuple[str, ...] = tuple(f.value for f in Feature)
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     auth: Auth
@@ -44,6 +58,8 @@ class Policy:
     platform_lookup: bool = False
 
     def __post_init__(self) -> None:
+        if self.feature is not None and self.feature not in ALL_FEATURES:
+            raise ValueError(f"unknown feature {self.feature!r}; known: {', '.join(ALL_FEATURES)}")
         if self.platform_lookup and self.auth is not Auth.PUBLIC:
             raise ValueError("platform_lookup is only for Auth.PUBLIC routes")
 

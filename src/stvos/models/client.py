@@ -10,25 +10,14 @@ from sqlalchemy import JSON, Boolean, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stvos.kit.orm import Base, IdMixin, TenantOwned, TimestampMixin, tenant_key
+from stvos.kit.policy import ALL_FEATURES, Feature
+
+__all__ = ["ALL_FEATURES", "ApiKey", "Client", "ClientStatus", "Feature", "PlatformKey"]
 
 
 class ClientStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
-
-
-class Feature(StrEnum):
-    """The published feature keys a client can switch on."""
-
-    CLASSES = "classes"
-    LIVE_CLASSES = "live_classes"
-    WORKOUT_BUILDER = "workout_builder"
-    NUTRITION = "nutrition"
-    COACH_CONNECT = "coach_connect"
-    AI_COACH = "ai_coach"
-
-
-ALL_FEATURES: tuple[str, ...] = tuple(f.value for f in Feature)
 
 
 class Client(IdMixin, TimestampMixin, Base):
