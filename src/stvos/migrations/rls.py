@@ -86,8 +86,18 @@ def protect_platform_table(table: str) -> None:
         _protect(table, PLATFORM_FN)
 
 
+def protect_shared_table(table: str) -> None:
+    """Platform data every client reads (e.g. platform categories); only the platform writes."""
+    if not _is_postgres():
+        return
+    table = _checked(table)
+    _protect(table, PLATFORM_FN)
+    op.execute(f"CREATE POLICY {table}_read ON {table} FOR SELECT USING (true)")
+
+
 def unprotect(table: str) -> None:
     if _is_postgres():
+        op.execute(f"DROP POLICY IF EXISTS {table}_read ON {table}")
         op.execute(f"DROP POLICY IF EXISTS {table}_isolation ON {table}")
         op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")

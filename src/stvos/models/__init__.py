@@ -2,6 +2,14 @@
 
 from stvos.models.admin import PlatformAdmin
 from stvos.models.client import ApiKey, Client, ClientStatus, PlatformKey
+from stvos.models.content import (
+    Category,
+    ClassStatus,
+    Intensity,
+    OnDemandClass,
+    PlatformCategory,
+    VideoProvider,
+)
 from stvos.models.idempotency import IdempotencyRecord, PlatformIdempotencyRecord
 from stvos.models.mail import OutboxMail
 from stvos.models.onboarding import OnboardingSession
@@ -12,9 +20,13 @@ from stvos.models.user import AccountStatus, PasswordResetToken, RefreshToken, R
 __all__ = [
     "AccountStatus",
     "ApiKey",
+    "Category",
+    "ClassStatus",
     "Client",
     "ClientStatus",
     "IdempotencyRecord",
+    "Intensity",
+    "OnDemandClass",
     "OnboardingSession",
     "OutboxMail",
     "Partner",
@@ -22,6 +34,7 @@ __all__ = [
     "PartnerType",
     "PasswordResetToken",
     "PlatformAdmin",
+    "PlatformCategory",
     "PlatformIdempotencyRecord",
     "PlatformKey",
     "RefreshToken",
@@ -29,4 +42,5 @@ __all__ = [
     "Trainer",
     "TrainerInvite",
     "User",
+    "VideoProvider",
 ]

@@ -56,6 +56,8 @@ class User(IdMixin, TimestampMixin, TenantOwned, Base):
     token_version: Mapped[int] = mapped_column(Integer, default=1)
     last_login_at: Mapped[datetime | None] = mapped_column()
     deleted_at: Mapped[datetime | None] = mapped_column()
+    # Premium content access until then (granted by staff or partner vouchers); NULL: none.
+    premium_until: Mapped[datetime | None] = mapped_column()
 
     @property
     def is_active(self) -> bool:
