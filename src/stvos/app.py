@@ -20,6 +20,8 @@ from stvos.accounts.router import users_router
 from stvos.accounts.tokens import TokenSigner
 from stvos.admin.router import router as admin_router
 from stvos.config import Settings, get_settings
+from stvos.content.router import router as content_router
+from stvos.content.search_router import router as content_search_router
 from stvos.docs.openapi import build_openapi
 from stvos.docs.router import router as docs_router
 from stvos.health.router import router as health_router
@@ -30,6 +32,7 @@ from stvos.kit.handlers import install_error_handlers
 from stvos.kit.idempotency import IdempotentReplay, on_replay
 from stvos.kit.middleware import RequestContextMiddleware
 from stvos.kit.ratelimit import RateLimiter
+from stvos.manage.content_router import router as manage_content_router
 from stvos.manage.router import router as manage_router
 from stvos.onboarding.router import router as onboarding_router
 from stvos.partners.router import router as partners_router
@@ -55,8 +58,11 @@ def api_routers() -> list[APIRouter]:
         users_router,
         onboarding_router,
         trainers_router,
+        content_router,
+        content_search_router,
         partners_router,
         manage_router,
+        manage_content_router,
         admin_router,
         docs_router,
     ]

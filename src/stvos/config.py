@@ -146,6 +146,28 @@ class MailSettings(BaseModel):
         return value
 
 
+class ContentSettings(BaseModel):
+    """The on-demand library: signed playback URLs (``/video/access/:classId``)."""
+
+    video_signing_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key that signs playback URLs (32+ bytes; share it with the CDN "
+        "edge or player proxy that checks them). Unset: derived from the access-token secret.",
+    )
+    video_url_ttl_seconds: int = Field(
+        default=300, ge=30, le=86_400, description="How long a signed playback URL works."
+    )
+
+    @field_validator("video_signing_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STVOS_",
@@ -174,6 +196,7 @@ class Settings(BaseSettings):
     idempotency: IdempotencySettings = IdempotencySettings()
     auth: AuthSettings = AuthSettings()
     mail: MailSettings = MailSettings()
+    content: ContentSettings = ContentSettings()
 
     @model_validator(mode="after")
     def _production_needs_explicit_secrets(self) -> Settings:

@@ -72,6 +72,7 @@ async def test_list_users_newest_first_with_search_and_filters(
         "role",
         "status",
         "coachId",
+        "premiumUntil",
         "createdAt",
         "lastLoginAt",
     }

@@ -180,6 +180,9 @@ class UserOut(UserSummary):
     profile: ProfileOut
     settings: SettingsOut
     coach: CoachOut | None
+    premium_until: datetime | None = Field(
+        description="Premium content access until then; null: none"
+    )
     created_at: datetime
     last_login_at: datetime | None
 

@@ -60,6 +60,7 @@ async def user_out(session: AsyncSession, user: User) -> dict[str, Any]:
         "profile": user.profile or {},
         "settings": {"notifications": notifications},
         "coach": {"id": coach.id, "name": coach.name} if coach else None,
+        "premium_until": user.premium_until,
         "created_at": user.created_at,
         "last_login_at": user.last_login_at,
     }

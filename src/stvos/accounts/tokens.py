@@ -9,6 +9,7 @@ an admin's never as either. User and partner tokens are bound to one client (``c
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 import uuid
@@ -88,6 +89,11 @@ class TokenSigner:
         self.issuer = settings.auth.jwt_issuer
         self.user_ttl = settings.auth.access_token_ttl_seconds
         self.admin_ttl = settings.auth.admin_token_ttl_seconds
+
+    def derive_key(self, label: str) -> bytes:
+        """A key for another purpose (e.g. ``"video-url"``), derived from the token secret with
+        HMAC-SHA256 so that neither key reveals the other."""
+        return hmac.new(self._secret, label.encode(), hashlib.sha256).digest()
 
     def issue(self, claims: AccessClaims) -> IssuedAccess:
         now = utcnow()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stvos.accounts import passwords
 from stvos.accounts.service import create_user, normalize_email
 from stvos.config import Settings
+from stvos.demo.content import ensure_demo_library, ensure_platform_categories
 from stvos.kit import security
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
@@ -177,6 +178,7 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
 
     async with database.transaction(TenantScope.for_platform()) as session:
         client, api_key = await _client_and_key(session, remembered.get("apiKey"))
+        await ensure_platform_categories(session)
         client_id, client_name = client.id, client.name
 
     logins: dict[str, dict[str, str]] = {}
@@ -189,6 +191,7 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
                 if login.role is Role.TRAINER:
                     await _trainer_profile(session, user)
             logins[name] = {"email": login.email, "password": password}
+        library = await ensure_demo_library(session)
 
     payload = {
         "clientId": client_id,
@@ -196,6 +199,7 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
         "slug": DEMO_SLUG,
         "apiKey": api_key,
         "logins": logins,
+        "library": library,
     }
     _remember(settings, payload)
     return payload

@@ -11,7 +11,13 @@ from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
 from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
 from stvos.manage import service
-from stvos.manage.schemas import ManagedUser, ManagedUserAnswer, RoleName, StatusName
+from stvos.manage.schemas import (
+    ManagedUser,
+    ManagedUserAnswer,
+    PremiumIn,
+    RoleName,
+    StatusName,
+)
 
 router = api_router(prefix="/api/v1/manage", tags=["manage"])
 
@@ -68,4 +74,19 @@ async def disable_user(
 )
 async def enable_user(user_id: ObjectId, session: DbSession) -> Envelope[ManagedUserAnswer]:
     user = await service.enable_user(session, await service.get_user(session, user_id))
+    return ok(ManagedUserAnswer(user=ManagedUser.model_validate(user)))
+
+
+@router.put(
+    "/users/{user_id}/premium",
+    response_model=Envelope[ManagedUserAnswer],
+    dependencies=[allow(Auth.STAFF)],
+    summary="Grant premium content access until a date, or end it (null)",
+)
+async def set_premium(
+    user_id: ObjectId, body: PremiumIn, session: DbSession
+) -> Envelope[ManagedUserAnswer]:
+    user = await service.set_premium(
+        session, await service.get_user(session, user_id), body.premium_until
+    )
     return ok(ManagedUserAnswer(user=ManagedUser.model_validate(user)))

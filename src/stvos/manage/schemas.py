@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from stvos.kit.schemas import ApiModel
+from pydantic import AwareDatetime, Field
+
+from stvos.kit.schemas import ApiModel, RequestModel
 
 RoleName = Literal["user", "trainer", "client_admin"]
 StatusName = Literal["active", "disabled", "deleted"]
@@ -18,8 +20,15 @@ class ManagedUser(ApiModel):
     role: str
     status: str
     coach_id: int | None
+    premium_until: datetime | None
     created_at: datetime
     last_login_at: datetime | None
+
+
+class PremiumIn(RequestModel):
+    premium_until: AwareDatetime | None = Field(
+        description="Premium content access until this instant (ISO-8601 with a zone); null ends it"
+    )
 
 
 class ManagedUserAnswer(ApiModel):

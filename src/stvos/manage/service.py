@@ -6,6 +6,8 @@ so another client's user id is simply not found.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,4 +75,13 @@ async def enable_user(session: AsyncSession, user: User) -> User:
     if user.status != AccountStatus.ACTIVE.value:
         user.status = AccountStatus.ACTIVE.value
         await session.flush()
+    return user
+
+
+async def set_premium(session: AsyncSession, user: User, until: datetime | None) -> User:
+    """Grant premium content access until ``until`` (staff's grant; vouchers grant it too)."""
+    if user.status == AccountStatus.DELETED.value:
+        raise AccountErased()
+    user.premium_until = until
+    await session.flush()
     return user

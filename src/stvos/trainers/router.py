@@ -23,6 +23,8 @@ from stvos.trainers.schemas import (
     TrainerInviteIn,
     TrainerInviteOut,
     TrainerOut,
+    TrainerPatch,
+    TrainerReplace,
 )
 
 router = api_router(tags=["trainers"])
@@ -60,6 +62,32 @@ async def list_trainers(session: DbSession, paging: Paging) -> Envelope[Page[Tra
 )
 async def get_trainer(trainer_id: ObjectId, session: DbSession) -> Envelope[TrainerOut]:
     return ok(TrainerOut.model_validate(await service.get_trainer(session, trainer_id)))
+
+
+@router.put(
+    "/manage/trainers/{trainer_id}",
+    response_model=Envelope[TrainerOut],
+    dependencies=[allow(Auth.STAFF)],
+    summary="Replace a trainer profile (name, bio, imageUrl, isActive)",
+)
+async def replace_trainer(
+    trainer_id: ObjectId, body: TrainerReplace, session: DbSession
+) -> Envelope[TrainerOut]:
+    trainer = await service.update_trainer(session, trainer_id, body.model_dump())
+    return ok(TrainerOut.model_validate(trainer))
+
+
+@router.patch(
+    "/manage/trainers/{trainer_id}",
+    response_model=Envelope[TrainerOut],
+    dependencies=[allow(Auth.STAFF)],
+    summary="Change part of a trainer profile",
+)
+async def update_trainer(
+    trainer_id: ObjectId, body: TrainerPatch, session: DbSession
+) -> Envelope[TrainerOut]:
+    trainer = await service.update_trainer(session, trainer_id, body.model_dump(exclude_unset=True))
+    return ok(TrainerOut.model_validate(trainer))
 
 
 # --- trainer invites (studio back office) -----------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import EmailStr, Field, HttpUrl
+from pydantic import EmailStr, Field, HttpUrl, field_validator
 
 from stvos.accounts.schemas import AuthAnswer, ClientBrief, Password
 from stvos.kit.schemas import ApiModel, RequestModel
@@ -19,6 +19,28 @@ class TrainerIn(RequestModel):
     name: str = Field(min_length=1, max_length=120)
     bio: str | None = Field(default=None, max_length=5000)
     image_url: HttpUrl | None = Field(default=None, description="http(s) URL of a portrait")
+
+
+class TrainerPatch(RequestModel):
+    """A partial change (PATCH); a new name reaches the search text of the trainer's classes."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    bio: str | None = Field(default=None, max_length=5000)
+    image_url: HttpUrl | None = Field(default=None, description="http(s) URL of a portrait")
+    is_active: bool | None = None
+
+    @field_validator("name", "is_active")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("This field may not be null")
+        return value
+
+
+class TrainerReplace(TrainerIn):
+    """The whole profile (PUT): bio and image left out are cleared."""
+
+    is_active: bool = True
 
 
 class TrainerOut(ApiModel):

@@ -30,6 +30,7 @@ from stvos.kit.clock import utcnow
 from stvos.kit.errors import ClientSuspended
 from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
+from stvos.manage.content_service import refresh_search_people
 from stvos.models import Client, Role, Trainer, TrainerInvite, User
 from stvos.tenancy.service import branding_of
 from stvos.trainers.errors import (
@@ -73,6 +74,22 @@ async def get_trainer(session: AsyncSession, trainer_id: int) -> Trainer:
     trainer = await session.get(Trainer, trainer_id)
     if trainer is None:
         raise TrainerNotFound()
+    return trainer
+
+
+async def update_trainer(
+    session: AsyncSession, trainer_id: int, changes: dict[str, Any]
+) -> Trainer:
+    """Change a profile; a new name is carried into its classes' ``search_people``."""
+    trainer = await get_trainer(session, trainer_id)
+    if changes.get("image_url") is not None:
+        changes["image_url"] = str(changes["image_url"])
+    renamed = "name" in changes and changes["name"] != trainer.name
+    for field, value in changes.items():
+        setattr(trainer, field, value)
+    await session.flush()
+    if renamed:
+        await refresh_search_people(session, trainer_id=trainer.id)
     return trainer
 
 
@@ -306,6 +323,9 @@ async def accept_invite(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        # Lost a race (another accept, or a revoke): answer with what actually happened.
+        await session.refresh(invite)
+        _ensure_open(invite, now)
         raise InviteUsed()
     user = await accounts.create_user(
         session,

@@ -1,0 +1,330 @@
+"""Reading the on-demand library: published classes, categories with counts, discover, and
+signed video access.
+
+Every query runs in the caller's client scope (the session filters tenant-owned models), so
+nothing here names a client. A class is visible to the apps only when it is *published*:
+status ``published`` and ``published_at`` not in the future. Every answer is built with a
+constant number of statements, whatever the library size: a page of classes, then its
+trainers and categories in one query each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stvos.accounts.service import current_user
+from stvos.content.errors import ClassNotFound, PremiumRequired
+from stvos.content.schemas import (
+    CategoryBrief,
+    CategoryOut,
+    ClassDetail,
+    ClassSort,
+    ClassSummary,
+    DiscoverAnswer,
+    IntensityName,
+    TrainerBrief,
+    VideoAccess,
+)
+from stvos.content.video import sign_url
+from stvos.kit.clock import utcnow
+from stvos.kit.errors import ValidationFailed
+from stvos.kit.paging import fetch_page
+from stvos.kit.schemas import FieldError, PageParams
+from stvos.models import Category, ClassStatus, OnDemandClass, PlatformCategory, Trainer
+
+RELATED_LIMIT = 6
+FEATURED_LIMIT = 10
+NEW_THIS_WEEK_LIMIT = 10
+NEW_WINDOW = timedelta(days=7)
+
+
+def is_published(now: datetime) -> ColumnElement[bool]:
+    """The condition that makes a class visible to the apps at ``now``."""
+    return and_(
+        OnDemandClass.status == ClassStatus.PUBLISHED.value,
+        OnDemandClass.published_at.is_not(None),
+        OnDemandClass.published_at <= now,
+    )
+
+
+_NEWEST = (OnDemandClass.published_at.desc(), OnDemandClass.id.desc())
+_ORDER: dict[str, tuple[Any, ...]] = {
+    "newest": _NEWEST,
+    "popular": (OnDemandClass.play_count.desc(), *_NEWEST),
+    "duration": (OnDemandClass.duration_minutes.asc(), *_NEWEST),
+    "name": (func.lower(OnDemandClass.name).asc(), OnDemandClass.id.asc()),
+}
+
+
+# --- class summaries: the page, then its trainers and categories in one query each ------------
+
+
+async def summaries(session: AsyncSession, classes: Sequence[OnDemandClass]) -> list[ClassSummary]:
+    """Wire summaries of ``classes``: at most two statements, whatever their number."""
+    trainer_ids = {c.trainer_id for c in classes if c.trainer_id is not None}
+    category_ids = {c.category_id for c in classes if c.category_id is not None}
+    trainers: dict[int, TrainerBrief] = {}
+    categories: dict[int, CategoryBrief] = {}
+    if trainer_ids:
+        rows = await session.execute(
+            select(Trainer.id, Trainer.name, Trainer.image_url).where(Trainer.id.in_(trainer_ids))
+        )
+        trainers = {r.id: TrainerBrief(id=r.id, name=r.name, image=r.image_url) for r in rows}
+    if category_ids:
+        rows = await session.execute(
+            select(Category.id, Category.name).where(Category.id.in_(category_ids))
+        )
+        categories = {r.id: CategoryBrief(id=r.id, name=r.name) for r in rows}
+    return [
+        _summary(
+            c,
+            trainers.get(c.trainer_id) if c.trainer_id is not None else None,
+            categories.get(c.category_id) if c.category_id is not None else None,
+        )
+        for c in classes
+    ]
+
+
+def _summary(
+    item: OnDemandClass, trainer: TrainerBrief | None, category: CategoryBrief | None
+) -> ClassSummary:
+    return ClassSummary(
+        id=item.id,
+        name=item.name,
+        description=item.description,
+        thumbnail_url=item.thumbnail_url,
+        duration=item.duration_minutes,
+        intensity=item.intensity,  # a str in the model; validated against the Literal
+        is_premium=item.is_premium,
+        equipment=list(item.equipment or []),
+        tags=list(item.tags or []),
+        trainer=trainer,
+        category=category,
+        published_at=item.published_at,
+    )
+
+
+# --- the class list ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClassFilters:
+    category: str | None = None  # category name, any case
+    trainer_id: int | None = None
+    intensity: IntensityName | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
+    # On-demand classes are never live: True selects nothing, False or None everything.
+    is_live: bool | None = None
+    sort: ClassSort = "newest"
+
+    def check(self) -> None:
+        if (
+            self.min_duration is not None
+            and self.max_duration is not None
+            and self.min_duration > self.max_duration
+        ):
+            raise ValidationFailed(
+                "minDuration must not be greater than maxDuration",
+                details=[
+                    FieldError(
+                        field="minDuration", message="must not be greater than maxDuration"
+                    ).model_dump()
+                ],
+            )
+
+
+async def list_classes(
+    session: AsyncSession, filters: ClassFilters, paging: PageParams
+) -> tuple[list[ClassSummary], int]:
+    filters.check()
+    query = select(OnDemandClass).where(is_published(utcnow()))
+    if filters.is_live:
+        query = query.where(false())  # nothing on demand is live
+    if filters.category is not None:
+        query = query.join(Category, Category.id == OnDemandClass.category_id).where(
+            func.lower(Category.name) == func.lower(filters.category)
+        )
+    if filters.trainer_id is not None:
+        query = query.where(OnDemandClass.trainer_id == filters.trainer_id)
+    if filters.intensity is not None:
+        query = query.where(OnDemandClass.intensity == filters.intensity)
+    if filters.min_duration is not None:
+        query = query.where(OnDemandClass.duration_minutes >= filters.min_duration)
+    if filters.max_duration is not None:
+        query = query.where(OnDemandClass.duration_minutes <= filters.max_duration)
+    classes, total = await fetch_page(session, query, paging, *_ORDER[filters.sort])
+    return await summaries(session, classes), total
+
+
+# --- one class --------------------------------------------------------------------------------
+
+
+async def published_class(session: AsyncSession, class_id: int) -> OnDemandClass:
+    """The published class ``class_id`` of the caller's client, else 404."""
+    found = await session.scalar(
+        select(OnDemandClass).where(OnDemandClass.id == class_id, is_published(utcnow()))
+    )
+    if found is None:
+        raise ClassNotFound()
+    return found
+
+
+async def _related(session: AsyncSession, item: OnDemandClass) -> list[OnDemandClass]:
+    same_category = (
+        OnDemandClass.category_id == item.category_id if item.category_id is not None else None
+    )
+    same_trainer = (
+        OnDemandClass.trainer_id == item.trainer_id if item.trainer_id is not None else None
+    )
+    if same_category is None and same_trainer is None:
+        return []
+    order: list[Any] = list(_NEWEST)
+    if same_category is not None and same_trainer is not None:
+        matches = or_(same_category, same_trainer)
+        # Same category and trainer, then same category, then same trainer.
+        order.insert(0, case((and_(same_category, same_trainer), 0), (same_category, 1), else_=2))
+    else:
+        matches = same_category if same_category is not None else same_trainer  # type: ignore[assignment]
+    rows = await session.scalars(
+        select(OnDemandClass)
+        .where(is_published(utcnow()), OnDemandClass.id != item.id, matches)
+        .order_by(*order)
+        .limit(RELATED_LIMIT)
+    )
+    return list(rows)
+
+
+async def class_detail(session: AsyncSession, class_id: int) -> ClassDetail:
+    item = await published_class(session, class_id)
+    related = await _related(session, item)
+    main, *others = await summaries(session, [item, *related])
+    return ClassDetail(**dict(main), related_classes=others)
+
+
+# --- categories -------------------------------------------------------------------------------
+
+
+def _categories_query() -> Select[*tuple[Any, ...]]:
+    """The client's active categories with their published class counts, in display order."""
+    counts = (
+        select(OnDemandClass.category_id, func.count(OnDemandClass.id).label("class_count"))
+        .where(is_published(utcnow()), OnDemandClass.category_id.is_not(None))
+        .group_by(OnDemandClass.category_id)
+        .subquery()
+    )
+    return (
+        select(
+            Category.id,
+            Category.name,
+            Category.slug,
+            func.coalesce(Category.description, PlatformCategory.description).label("description"),
+            func.coalesce(Category.image_url, PlatformCategory.image_url).label("image"),
+            func.coalesce(counts.c.class_count, 0).label("class_count"),
+        )
+        .outerjoin(counts, counts.c.category_id == Category.id)
+        .outerjoin(PlatformCategory, PlatformCategory.id == Category.platform_category_id)
+        .where(Category.is_active.is_(True))
+        .order_by(Category.sort_order, func.lower(Category.name), Category.id)
+    )
+
+
+async def all_categories(session: AsyncSession) -> list[CategoryOut]:
+    """Every active category with its published class count: one statement."""
+    rows = await session.execute(_categories_query())
+    return [CategoryOut.model_validate(row._mapping) for row in rows]
+
+
+async def list_categories(
+    session: AsyncSession, paging: PageParams
+) -> tuple[list[CategoryOut], int]:
+    """A page of the active categories with their counts, and how many there are."""
+    query = _categories_query()
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = await session.execute(query.offset(paging.offset).limit(paging.limit))
+    return [CategoryOut.model_validate(row._mapping) for row in rows], total or 0
+
+
+# --- discover ---------------------------------------------------------------------------------
+
+
+async def continue_watching(session: AsyncSession, user_id: int) -> list[ClassSummary]:
+    """Hook for the playback capability: the user's unfinished classes, most recent first.
+
+    No playback sessions exist yet, so there is nothing to continue: always empty until the
+    playback domain lands and fills this from its sessions (in one query).
+    """
+    del session, user_id
+    return []
+
+
+async def upcoming_live(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    """Hook for the live-classes capability: the next scheduled live classes.
+
+    No live classes exist yet: always empty until the live domain lands and fills this.
+    """
+    del session, user_id
+    return []
+
+
+async def discover(session: AsyncSession, user_id: int) -> DiscoverAnswer:
+    now = utcnow()
+    featured = list(
+        await session.scalars(
+            select(OnDemandClass)
+            .where(is_published(now), OnDemandClass.is_featured.is_(True))
+            .order_by(OnDemandClass.featured_order, *_NEWEST)
+            .limit(FEATURED_LIMIT)
+        )
+    )
+    new = list(
+        await session.scalars(
+            select(OnDemandClass)
+            .where(is_published(now), OnDemandClass.published_at > now - NEW_WINDOW)
+            .order_by(*_NEWEST)
+            .limit(NEW_THIS_WEEK_LIMIT)
+        )
+    )
+    briefs = {s.id: s for s in await summaries(session, _unique([*featured, *new]))}
+    return DiscoverAnswer(
+        featured=[briefs[c.id] for c in featured],
+        continue_watching=await continue_watching(session, user_id),
+        upcoming_live=await upcoming_live(session, user_id),
+        categories=await all_categories(session),
+        new_this_week=[briefs[c.id] for c in new],
+    )
+
+
+def _unique(classes: Iterable[OnDemandClass]) -> list[OnDemandClass]:
+    return list({c.id: c for c in classes}.values())
+
+
+# --- video access -----------------------------------------------------------------------------
+
+
+async def video_access(
+    session: AsyncSession, class_id: int, user_id: int, *, key: bytes, ttl: timedelta
+) -> VideoAccess:
+    """A signed playback URL of a published class, valid for ``ttl``.
+
+    Premium classes need ``users.premium_until`` in the future, else 403 PREMIUM_REQUIRED.
+    """
+    item = await published_class(session, class_id)
+    now = utcnow()
+    if item.is_premium:
+        user = await current_user(session, user_id)
+        if user.premium_until is None or user.premium_until <= now:
+            raise PremiumRequired()
+    expires_at = (now + ttl).replace(microsecond=0)  # the URL carries whole seconds
+    return VideoAccess(
+        class_id=item.id,
+        url=sign_url(item.video_url, key, expires_at),
+        provider=item.video_provider,
+        expires_at=expires_at,
+    )
