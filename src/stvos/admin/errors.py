@@ -1,4 +1,4 @@
-from stvos.kit.errors import Conflict
+from stvos.kit.errors import Conflict, InvalidStateTransition
 
 
 class AdminExists(Conflict):
@@ -6,6 +6,5 @@ class AdminExists(Conflict):
     default_message = "A platform admin with this email already exists"
 
 
-class SuspendedDefault(Conflict):
-    code = "INVALID_STATE_TRANSITION"
+class SuspendedDefault(InvalidStateTransition):
     default_message = "A suspended client cannot be the default client"

@@ -88,6 +88,11 @@ class Conflict(StvosError):
     default_message = "The request conflicts with the current state"
 
 
+class InvalidStateTransition(Conflict):
+    code = "INVALID_STATE_TRANSITION"
+    default_message = "This change is not allowed from the current state"
+
+
 class IdempotencyConflict(StvosError):
     status = 409
     code = "IDEMPOTENCY_CONFLICT"

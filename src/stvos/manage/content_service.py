@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.kit.clock import utcnow
-from stvos.kit.errors import Conflict, NotFound, ValidationFailed
+from stvos.kit.errors import NotFound, ValidationFailed
 from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.manage.content_schemas import (
@@ -33,31 +33,14 @@ from stvos.manage.content_schemas import (
     ClassPatch,
     ClassState,
 )
+from stvos.manage.errors import (
+    CategoryInUse,
+    CategoryNotFound,
+    ClassNotFound,
+    InvalidTransition,
+    SlugTaken,
+)
 from stvos.models import Category, ClassStatus, OnDemandClass, PlatformCategory, Trainer
-
-
-class CategoryNotFound(NotFound):
-    default_message = "No such category"
-
-
-class ClassNotFound(NotFound):
-    default_message = "No such class"
-
-
-class SlugTaken(Conflict):
-    code = "SLUG_TAKEN"
-    default_message = "Another category of this app already uses this slug"
-
-
-class CategoryInUse(Conflict):
-    code = "CATEGORY_IN_USE"
-    default_message = "Classes still use this category; move or delete them first"
-
-
-class InvalidTransition(Conflict):
-    code = "INVALID_STATE_TRANSITION"
-    default_message = "This class cannot make that change from its current state"
-
 
 # --- search_people ----------------------------------------------------------------------------
 
