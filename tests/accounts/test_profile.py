@@ -184,3 +184,45 @@ async def test_profile_routes_need_a_signed_in_user(
         response = await http.request(method, "/users/me", headers=client_a.headers, json={})
         assert response.status_code == 401, method
     assert (await http.get("/users/me")).json()["code"] == "API_KEY_REQUIRED"
+
+
+async def test_erasure_removes_personal_records_and_mail(
+    http: httpx.AsyncClient, db: Database, member: TestUser, client_a: TestClient
+) -> None:
+    from sqlalchemy import func
+
+    from stvos.models import OutboxMail, ProgressEntry
+
+    logged = await http.post("/progress/water", json={"ml": 500}, headers=member.headers)
+    assert logged.status_code == 201, logged.text
+    forgot = await http.post(
+        "/auth/forgot-password", json={"email": member.email}, headers=client_a.headers
+    )
+    assert forgot.status_code == 200
+    other = await make_user(http, db, client_a, "other@example.com")
+    assert (
+        await http.post("/progress/water", json={"ml": 250}, headers=other.headers)
+    ).status_code == 201
+
+    async def counts() -> tuple[int, int, int]:
+        async with db.transaction(TenantScope.for_client(client_a.id), write=False) as session:
+            mine = await session.scalar(
+                select(func.count())
+                .select_from(ProgressEntry)
+                .where(ProgressEntry.user_id == member.id)
+            )
+            others = await session.scalar(
+                select(func.count())
+                .select_from(ProgressEntry)
+                .where(ProgressEntry.user_id == other.id)
+            )
+            mail = await session.scalar(
+                select(func.count())
+                .select_from(OutboxMail)
+                .where(OutboxMail.to_address == member.email)
+            )
+        return mine or 0, others or 0, mail or 0
+
+    assert await counts() == (1, 1, 1)
+    assert (await http.delete("/users/me", headers=member.headers)).status_code == 200
+    assert await counts() == (0, 1, 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,17 @@ from stvos.kit.db import Database
 from stvos.kit.errors import NotFound, ValidationFailed
 from stvos.kit.policy import ClientContext
 from stvos.kit.tenancy import TenantScope
-from stvos.models import AccountStatus, Client, PasswordResetToken, Role, Trainer, User
+from stvos.models import (
+    AccountStatus,
+    Client,
+    OnboardingSession,
+    OutboxMail,
+    PasswordResetToken,
+    ProgressEntry,
+    Role,
+    Trainer,
+    User,
+)
 from stvos.onboarding import service as onboarding
 from stvos.tenancy.service import branding_of
 
@@ -302,10 +312,15 @@ async def update_me(session: AsyncSession, user: User, body: UserUpdate) -> User
 async def erase_me(session: AsyncSession, user: User) -> None:
     """Erase personal data and end every sign-in; the row stays, anonymous, for aggregates."""
     await tokens.revoke_all(session, user_id=user.id)
-    for reset in await session.scalars(
-        select(PasswordResetToken).where(PasswordResetToken.user_id == user.id)
+    # Personal records go with the person: logged workouts and meals, recovery links,
+    # onboarding answers, and mail addressed to them (it carries their name and address).
+    for statement in (
+        delete(PasswordResetToken).where(PasswordResetToken.user_id == user.id),
+        delete(ProgressEntry).where(ProgressEntry.user_id == user.id),
+        delete(OnboardingSession).where(OnboardingSession.user_id == user.id),
+        delete(OutboxMail).where(func.lower(OutboxMail.to_address) == user.email_normalized),
     ):
-        await session.delete(reset)
+        await session.execute(statement.execution_options(synchronize_session=False))
     user.email = f"erased-{user.id}@invalid"
     user.email_normalized = f"erased:{user.id}:{secrets.token_hex(8)}"
     user.name = None

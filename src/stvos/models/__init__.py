@@ -14,6 +14,7 @@ from stvos.models.idempotency import IdempotencyRecord, PlatformIdempotencyRecor
 from stvos.models.mail import OutboxMail
 from stvos.models.onboarding import OnboardingSession
 from stvos.models.partner import Partner, PartnerStaff, PartnerType
+from stvos.models.progress import ProgressEntry, ProgressKind
 from stvos.models.trainer import Trainer, TrainerInvite
 from stvos.models.user import AccountStatus, PasswordResetToken, RefreshToken, Role, User
 
@@ -37,6 +38,8 @@ __all__ = [
     "PlatformCategory",
     "PlatformIdempotencyRecord",
     "PlatformKey",
+    "ProgressEntry",
+    "ProgressKind",
     "RefreshToken",
     "Role",
     "Trainer",

@@ -1,0 +1,1 @@
+"""Progress logging: workouts, meals and water, with per-day summaries and streaks."""
