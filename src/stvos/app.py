@@ -36,6 +36,7 @@ from stvos.manage.content_router import router as manage_content_router
 from stvos.manage.router import router as manage_router
 from stvos.onboarding.router import router as onboarding_router
 from stvos.partners.router import router as partners_router
+from stvos.playback.router import router as playback_router
 from stvos.progress.router import router as progress_router
 from stvos.tenancy.access import ClientAuthenticator
 from stvos.tenancy.router import router as tenancy_router
@@ -62,6 +63,7 @@ def api_routers() -> list[APIRouter]:
         content_router,
         content_search_router,
         progress_router,
+        playback_router,
         partners_router,
         manage_router,
         manage_content_router,

@@ -40,6 +40,7 @@ async def test_expired_rows_go_and_live_rows_stay(
 
     housekeeper = app.state.housekeeper
     assert await housekeeper.run_once() == {
+        "idle_playback_sessions_closed": 0,
         "idempotency_records": 0,
         "platform_idempotency_records": 0,
         "password_reset_tokens": 0,

@@ -23,6 +23,7 @@ from stvos.kit.deps import DbSession
 from stvos.kit.policy import Auth, Feature, allow, current_caller
 from stvos.kit.routing import api_router
 from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
+from stvos.playback import service as playback
 
 router = api_router(tags=["content"])
 
@@ -109,7 +110,8 @@ async def list_categories(session: DbSession, paging: Paging) -> Envelope[Page[C
 async def discover(request: Request, session: DbSession) -> Envelope[DiscoverAnswer]:
     caller = current_caller(request)
     assert caller.user_id is not None  # Auth.USER guarantees a signed-in user
-    return ok(await service.discover(session, caller.user_id))
+    unfinished = await playback.continue_watching(session, caller.user_id)
+    return ok(await service.discover(session, caller.user_id, unfinished))
 
 
 @router.get(

@@ -60,11 +60,15 @@ class CategoryOut(ApiModel):
     class_count: int = Field(description="Published classes in this category")
 
 
+class ContinueWatching(ClassSummary):
+    position: int = Field(description="Where to resume, in seconds")
+    percent_watched: float
+
+
 class DiscoverAnswer(ApiModel):
     featured: list[ClassSummary] = Field(description="Featured classes in the studio's order")
-    continue_watching: list[ClassSummary] = Field(
-        description="Classes the user started and has not finished (filled once playback "
-        "sessions exist; empty until then)"
+    continue_watching: list[ContinueWatching] = Field(
+        description="Classes the user started and has not finished, most recent first"
     )
     upcoming_live: list[dict[str, Any]] = Field(
         description="The next live classes (filled once live classes exist; empty until then)"

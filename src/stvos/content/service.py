@@ -26,6 +26,7 @@ from stvos.content.schemas import (
     ClassDetail,
     ClassSort,
     ClassSummary,
+    ContinueWatching,
     DiscoverAnswer,
     IntensityName,
     TrainerBrief,
@@ -254,16 +255,6 @@ async def list_categories(
 # --- discover ---------------------------------------------------------------------------------
 
 
-async def continue_watching(session: AsyncSession, user_id: int) -> list[ClassSummary]:
-    """Hook for the playback capability: the user's unfinished classes, most recent first.
-
-    No playback sessions exist yet, so there is nothing to continue: always empty until the
-    playback domain lands and fills this from its sessions (in one query).
-    """
-    del session, user_id
-    return []
-
-
 async def upcoming_live(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
     """Hook for the live-classes capability: the next scheduled live classes.
 
@@ -273,7 +264,10 @@ async def upcoming_live(session: AsyncSession, user_id: int) -> list[dict[str, A
     return []
 
 
-async def discover(session: AsyncSession, user_id: int) -> DiscoverAnswer:
+async def discover(
+    session: AsyncSession, user_id: int, continue_watching: list[dict[str, Any]]
+) -> DiscoverAnswer:
+    """The home screen; ``continue_watching`` comes from the playback domain."""
     now = utcnow()
     featured = list(
         await session.scalars(
@@ -294,7 +288,7 @@ async def discover(session: AsyncSession, user_id: int) -> DiscoverAnswer:
     briefs = {s.id: s for s in await summaries(session, _unique([*featured, *new]))}
     return DiscoverAnswer(
         featured=[briefs[c.id] for c in featured],
-        continue_watching=await continue_watching(session, user_id),
+        continue_watching=[ContinueWatching.model_validate(c) for c in continue_watching],
         upcoming_live=await upcoming_live(session, user_id),
         categories=await all_categories(session),
         new_this_week=[briefs[c.id] for c in new],

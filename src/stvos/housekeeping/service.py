@@ -24,6 +24,7 @@ from stvos.models import (
     RefreshToken,
 )
 from stvos.models.idempotency import PlatformIdempotencyRecord
+from stvos.playback.service import close_idle_sessions
 
 log = logging.getLogger("stvos.housekeeping")
 
@@ -48,7 +49,7 @@ async def purge_expired(session: AsyncSession) -> dict[str, int]:
         ),
         "onboarding_sessions": delete(OnboardingSession).where(OnboardingSession.expires_at <= now),
     }
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {"idle_playback_sessions_closed": await close_idle_sessions(session)}
     for name, statement in plan.items():
         result = await session.execute(statement.execution_options(synchronize_session=False))
         counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -76,6 +76,9 @@ class ClientContext:
     requires_voucher: bool
     rate_limit_per_minute: int | None
     rate_limit_burst: int | None
+    time_zone: str = "UTC"
+    # Percent of a class that must be watched to complete it (a per-client setting).
+    completion_threshold: int = 90
 
     @property
     def is_active(self) -> bool:

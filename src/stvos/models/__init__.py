@@ -14,6 +14,7 @@ from stvos.models.idempotency import IdempotencyRecord, PlatformIdempotencyRecor
 from stvos.models.mail import OutboxMail
 from stvos.models.onboarding import OnboardingSession
 from stvos.models.partner import Partner, PartnerStaff, PartnerType
+from stvos.models.playback import ClassProgress, PlaybackSession, SessionStatus, WatchLedger
 from stvos.models.progress import ProgressEntry, ProgressKind
 from stvos.models.trainer import Trainer, TrainerInvite
 from stvos.models.user import AccountStatus, PasswordResetToken, RefreshToken, Role, User
@@ -22,6 +23,7 @@ __all__ = [
     "AccountStatus",
     "ApiKey",
     "Category",
+    "ClassProgress",
     "ClassStatus",
     "Client",
     "ClientStatus",
@@ -38,12 +40,15 @@ __all__ = [
     "PlatformCategory",
     "PlatformIdempotencyRecord",
     "PlatformKey",
+    "PlaybackSession",
     "ProgressEntry",
     "ProgressKind",
     "RefreshToken",
     "Role",
+    "SessionStatus",
     "Trainer",
     "TrainerInvite",
     "User",
     "VideoProvider",
+    "WatchLedger",
 ]

@@ -18,6 +18,7 @@ from stvos.kit.clock import utcnow
 from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import Page, PageParams
 from stvos.models import Client, ProgressEntry, ProgressKind, User
+from stvos.playback import service as playback
 from stvos.progress.errors import invalid
 from stvos.progress.schemas import (
     MAX_ITEM_KCAL,
@@ -170,14 +171,13 @@ async def history(
 async def class_minutes_by_day(
     session: AsyncSession, user_id: int, start: date, end: date
 ) -> dict[date, int]:
-    """Minutes of classes the member watched per local day from ``start`` to ``end``.
+    """Minutes of classes the member watched per day, from the watch ledger (one query).
 
-    Placeholder: the watch-time ledger (playback sessions, issue 5 item 5) does not exist yet.
-    When it does, answer its per-day minutes here with one grouped query; the summary already
-    adds them to ``activeMinutes``. Until then no day has class minutes.
+    The ledger's days are the client's local days; the summary's are the member's. They agree
+    unless the member set a profile time zone other than the client's.
     """
-    del session, user_id, start, end
-    return {}
+    seconds = await playback.class_seconds_by_day(session, user_id, start, end)
+    return {day: round(value / 60) for day, value in seconds.items()}
 
 
 def _int(value: Any) -> int:

@@ -51,7 +51,20 @@ def client_context(client: Client) -> ClientContext:
         requires_voucher=client.requires_voucher,
         rate_limit_per_minute=client.rate_limit_per_minute,
         rate_limit_burst=client.rate_limit_burst,
+        time_zone=client.time_zone,
+        completion_threshold=completion_threshold_of(client),
     )
+
+
+DEFAULT_COMPLETION_THRESHOLD = 90
+
+
+def completion_threshold_of(client: Client) -> int:
+    """The client's ``settings.completionThreshold`` (50..100), else 90."""
+    value = (client.settings or {}).get("completionThreshold")
+    if isinstance(value, int) and not isinstance(value, bool) and 50 <= value <= 100:
+        return value
+    return DEFAULT_COMPLETION_THRESHOLD
 
 
 def slugify(name: str) -> str:

@@ -1,0 +1,92 @@
+"""Watching on-demand classes: playback sessions, per-class progress, the daily watch ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Date, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stvos.kit.orm import Base, BigId, IdMixin, TenantOwned, tenant_key, tenant_reference
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"  # the app said so
+    EXPIRED = "expired"  # no heartbeat for a while
+
+
+class PlaybackSession(IdMixin, TenantOwned, Base):
+    """One viewing of a class on one device, from start to end (or silence)."""
+
+    __tablename__ = "playback_sessions"
+    __table_args__ = (
+        tenant_key("playback_sessions"),
+        tenant_reference("user_id", "users", ondelete="CASCADE"),
+        tenant_reference("class_id", "on_demand_classes", ondelete="CASCADE"),
+        Index(
+            "ix_playback_sessions_client_id_user_id_started_at",
+            "client_id",
+            "user_id",
+            "started_at",
+        ),
+        Index("ix_playback_sessions_status_last_heartbeat_at", "status", "last_heartbeat_at"),
+    )
+
+    user_id: Mapped[int] = mapped_column(BigId)
+    class_id: Mapped[int] = mapped_column(BigId)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=SessionStatus.ACTIVE.value)
+    started_at: Mapped[datetime] = mapped_column()
+    last_heartbeat_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    position_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Seconds of watching credited to this session (never more than the wall time it lasted).
+    credited_seconds: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ClassProgress(IdMixin, TenantOwned, Base):
+    """A user's progress through one class, across all their sessions and devices."""
+
+    __tablename__ = "class_progress"
+    __table_args__ = (
+        UniqueConstraint("client_id", "user_id", "class_id"),
+        tenant_reference("user_id", "users", ondelete="CASCADE"),
+        tenant_reference("class_id", "on_demand_classes", ondelete="CASCADE"),
+        Index(
+            "ix_class_progress_client_id_user_id_last_watched_at",
+            "client_id",
+            "user_id",
+            "last_watched_at",
+        ),
+    )
+
+    user_id: Mapped[int] = mapped_column(BigId)
+    class_id: Mapped[int] = mapped_column(BigId)
+    # One bit per 10-second stretch of the video that was actually watched (any session).
+    covered: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    covered_buckets: Mapped[int] = mapped_column(Integer, default=0)
+    # Where to resume; only the newest session (by server time of its start) moves it.
+    resume_position: Mapped[int] = mapped_column(Integer, default=0)
+    resume_session_id: Mapped[int | None] = mapped_column(BigId)
+    last_watched_at: Mapped[datetime] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+
+
+class WatchLedger(IdMixin, TenantOwned, Base):
+    """Seconds watched and completions per user, class and day (the client's local day)."""
+
+    __tablename__ = "watch_ledger"
+    __table_args__ = (
+        UniqueConstraint("client_id", "user_id", "class_id", "day"),
+        tenant_reference("user_id", "users", ondelete="CASCADE"),
+        tenant_reference("class_id", "on_demand_classes", ondelete="CASCADE"),
+        Index("ix_watch_ledger_client_id_day", "client_id", "day"),
+    )
+
+    user_id: Mapped[int] = mapped_column(BigId)
+    class_id: Mapped[int] = mapped_column(BigId)
+    day: Mapped[date] = mapped_column(Date)
+    watched_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    completions: Mapped[int] = mapped_column(Integer, default=0)

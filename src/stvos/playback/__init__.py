@@ -1,0 +1,1 @@
+"""Playback: sessions of watching a class, honest coverage, resume, completion, the ledger."""

@@ -1,0 +1,103 @@
+"""/sessions/* and /users/me/sessions: thin HTTP over playback.service."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from stvos.kit.deps import DbSession
+from stvos.kit.policy import Auth, Caller, allow, current_caller
+from stvos.kit.routing import api_router
+from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
+from stvos.playback import service
+from stvos.playback.schemas import EndIn, HeartbeatIn, SessionOut, StartIn
+
+router = api_router(tags=["sessions"])
+
+
+def _user(caller: Caller) -> int:
+    assert caller.user_id is not None  # Auth.USER routes always have one
+    return caller.user_id
+
+
+@router.post(
+    "/sessions/start",
+    status_code=201,
+    response_model=Envelope[SessionOut],
+    dependencies=[allow(Auth.USER, feature="classes")],
+    summary="Start watching a class: a playback session with the resume position",
+)
+async def start(request: Request, body: StartIn, session: DbSession) -> Envelope[SessionOut]:
+    caller = current_caller(request)
+    answer = await service.start(
+        session, caller.require_client(), _user(caller), body.class_id, body.device_id
+    )
+    return ok(SessionOut.model_validate(answer))
+
+
+@router.post(
+    "/sessions/{session_id}/progress",
+    response_model=Envelope[SessionOut],
+    dependencies=[allow(Auth.USER, feature="classes")],
+    summary="The heartbeat (every 30 s): the position; answers coverage and completion",
+    description=(
+        "Credits at most the wall time since the previous heartbeat (plus 5 s), forwards only. "
+        "Completion (once per user and class) needs `completionThreshold` percent of the video "
+        "actually covered. A session silent for 5 minutes is closed: `409`."
+    ),
+)
+async def heartbeat(
+    request: Request, session_id: ObjectId, body: HeartbeatIn, session: DbSession
+) -> Envelope[SessionOut]:
+    caller = current_caller(request)
+    answer = await service.heartbeat(
+        session, caller.require_client(), _user(caller), session_id, body.position
+    )
+    return ok(SessionOut.model_validate(answer))
+
+
+@router.post(
+    "/sessions/{session_id}/end",
+    response_model=Envelope[SessionOut],
+    dependencies=[allow(Auth.USER, feature="classes")],
+    summary="Stop watching (optionally with the last position)",
+)
+async def end(
+    request: Request, session_id: ObjectId, session: DbSession, body: EndIn | None = None
+) -> Envelope[SessionOut]:
+    caller = current_caller(request)
+    answer = await service.heartbeat(
+        session,
+        caller.require_client(),
+        _user(caller),
+        session_id,
+        body.position if body else None,
+        ending=True,
+    )
+    return ok(SessionOut.model_validate(answer))
+
+
+@router.get(
+    "/sessions/{session_id}",
+    response_model=Envelope[SessionOut],
+    dependencies=[allow(Auth.USER, feature="classes")],
+)
+async def get_session(
+    request: Request, session_id: ObjectId, session: DbSession
+) -> Envelope[SessionOut]:
+    caller = current_caller(request)
+    answer = await service.get(session, caller.require_client(), _user(caller), session_id)
+    return ok(SessionOut.model_validate(answer))
+
+
+@router.get(
+    "/users/me/sessions",
+    response_model=Envelope[Page[SessionOut]],
+    dependencies=[allow(Auth.USER, feature="classes")],
+    summary="My playback history, newest first",
+)
+async def my_sessions(
+    request: Request, session: DbSession, paging: Paging
+) -> Envelope[Page[SessionOut]]:
+    caller = current_caller(request)
+    items, total = await service.history(session, caller.require_client(), _user(caller), paging)
+    return ok(paging.page_of([SessionOut.model_validate(i) for i in items], total))

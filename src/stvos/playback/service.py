@@ -1,0 +1,372 @@
+"""Playback sessions and the heartbeat: honest coverage, resume across devices, completion.
+
+A heartbeat credits at most the wall time since the previous one (plus a little tolerance),
+and only forwards: the credited stretch is the last part of the jump, ``[position - allowed,
+position)``. So seeking to the end covers a few seconds, not the class; replaying a stretch
+sets the same coverage bits; duplicate or late heartbeats credit nothing. The session and the
+class progress rows are locked for the update (PostgreSQL ``FOR UPDATE``; SQLite's write
+transaction already serialises), so concurrent heartbeats cannot lose or double seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stvos.content.errors import ClassNotFound
+from stvos.content.service import is_published, summaries
+from stvos.kit.clock import utcnow
+from stvos.kit.paging import fetch_page
+from stvos.kit.policy import ClientContext
+from stvos.kit.schemas import PageParams
+from stvos.models import (
+    ClassProgress,
+    OnDemandClass,
+    PlaybackSession,
+    SessionStatus,
+    WatchLedger,
+)
+from stvos.playback import coverage
+from stvos.playback.errors import SessionClosed, SessionExpired, SessionNotFound
+
+TOLERANCE_SECONDS = 5
+IDLE_LIMIT = timedelta(minutes=5)
+CONTINUE_WATCHING_LIMIT = 10
+
+
+def _progress_answer(
+    progress: ClassProgress, duration_seconds: int, position: int, threshold: int
+) -> dict[str, Any]:
+    buckets = coverage.bucket_count(duration_seconds)
+    percent = round(100 * progress.covered_buckets / buckets, 1)
+    return {
+        "position": position,
+        "watched_seconds": min(
+            duration_seconds, progress.covered_buckets * coverage.BUCKET_SECONDS
+        ),
+        "percent_complete": min(100.0, percent),
+        "completed": progress.completed_at is not None,
+        "completion_threshold": threshold,
+    }
+
+
+def session_out(
+    row: PlaybackSession, item: OnDemandClass, progress: ClassProgress, threshold: int
+) -> dict[str, Any]:
+    return {
+        **_progress_answer(progress, item.duration_minutes * 60, row.position_seconds, threshold),
+        "id": row.id,
+        "class_id": row.class_id,
+        "device_id": row.device_id,
+        "status": row.status,
+        "duration": item.duration_minutes,
+        "started_at": row.started_at,
+        "last_heartbeat_at": row.last_heartbeat_at,
+        "ended_at": row.ended_at,
+        "credited_seconds": row.credited_seconds,
+    }
+
+
+async def _progress_for_update(
+    session: AsyncSession, user_id: int, class_id: int
+) -> ClassProgress | None:
+    return await session.scalar(
+        select(ClassProgress)
+        .where(ClassProgress.user_id == user_id, ClassProgress.class_id == class_id)
+        .with_for_update()
+    )
+
+
+async def start(
+    session: AsyncSession, client: ClientContext, user_id: int, class_id: int, device_id: str | None
+) -> dict[str, Any]:
+    now = utcnow()
+    item = await session.scalar(
+        select(OnDemandClass).where(OnDemandClass.id == class_id, is_published(now))
+    )
+    if item is None:
+        raise ClassNotFound()
+    row = PlaybackSession(
+        user_id=user_id,
+        class_id=item.id,
+        device_id=device_id,
+        status=SessionStatus.ACTIVE.value,
+        started_at=now,
+        last_heartbeat_at=now,
+        position_seconds=0,
+        credited_seconds=0,
+    )
+    session.add(row)
+    await session.flush()
+    progress = await _progress_for_update(session, user_id, item.id)
+    if progress is None:
+        progress = ClassProgress(
+            user_id=user_id,
+            class_id=item.id,
+            covered=b"",
+            covered_buckets=0,
+            resume_position=0,
+            last_watched_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(progress)
+                await session.flush()
+        except IntegrityError:  # another device started this class at the same moment
+            progress = await _progress_for_update(session, user_id, item.id)
+            assert progress is not None
+    # The newest session owns the resume position from now on (other devices are stale).
+    progress.resume_session_id = row.id
+    resume = 0 if progress.completed_at is not None else progress.resume_position
+    row.position_seconds = resume
+    await session.execute(
+        update(OnDemandClass)
+        .where(OnDemandClass.id == item.id)
+        .values(play_count=OnDemandClass.play_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.flush()
+    return session_out(row, item, progress, client.completion_threshold)
+
+
+async def _owned(
+    session: AsyncSession, user_id: int, session_id: int
+) -> tuple[PlaybackSession, OnDemandClass]:
+    query = (
+        select(PlaybackSession, OnDemandClass)
+        .join(OnDemandClass, OnDemandClass.id == PlaybackSession.class_id)
+        .where(PlaybackSession.id == session_id, PlaybackSession.user_id == user_id)
+    )
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise SessionNotFound()
+    return row[0], row[1]
+
+
+def _by_local_day(
+    now: datetime, seconds: int, completions: int, time_zone: str
+) -> list[tuple[date, int, int]]:
+    """Split the credited stretch ``[now - seconds, now)`` at the client's local midnight.
+
+    The completion belongs to the day it happened (``now``).
+    """
+    zone = ZoneInfo(time_zone)
+    end = now.astimezone(zone)
+    start = (now - timedelta(seconds=seconds)).astimezone(zone)
+    if start.date() == end.date():
+        return [(end.date(), seconds, completions)]
+    midnight = datetime.combine(end.date(), datetime.min.time(), tzinfo=zone)
+    before = round((midnight - start).total_seconds())
+    return [(start.date(), before, 0), (end.date(), seconds - before, completions)]
+
+
+async def _add_to_ledger(
+    session: AsyncSession,
+    client: ClientContext,
+    user_id: int,
+    class_id: int,
+    day: date,
+    seconds: int,
+    completions: int,
+) -> None:
+    if seconds <= 0 and completions <= 0:
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(WatchLedger).values(
+        client_id=client.id,
+        user_id=user_id,
+        class_id=class_id,
+        day=day,
+        watched_seconds=seconds,
+        completions=completions,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["client_id", "user_id", "class_id", "day"],
+        set_={
+            "watched_seconds": WatchLedger.watched_seconds + statement.excluded.watched_seconds,
+            "completions": WatchLedger.completions + statement.excluded.completions,
+        },
+    )
+    await session.execute(statement)
+
+
+async def heartbeat(
+    session: AsyncSession,
+    client: ClientContext,
+    user_id: int,
+    session_id: int,
+    position: int | None,
+    *,
+    ending: bool = False,
+) -> dict[str, Any]:
+    now = utcnow()
+    # One statement reads and locks the session and the class progress together.
+    found = (
+        await session.execute(
+            select(PlaybackSession, OnDemandClass, ClassProgress)
+            .join(OnDemandClass, OnDemandClass.id == PlaybackSession.class_id)
+            .join(
+                ClassProgress,
+                (ClassProgress.user_id == PlaybackSession.user_id)
+                & (ClassProgress.class_id == PlaybackSession.class_id),
+            )
+            .where(PlaybackSession.id == session_id, PlaybackSession.user_id == user_id)
+            .with_for_update(of=[PlaybackSession, ClassProgress])
+        )
+    ).one_or_none()
+    if found is None:
+        raise SessionNotFound()
+    row, item, progress = found
+    if row.status != SessionStatus.ACTIVE.value:
+        raise SessionClosed()
+    if now - row.last_heartbeat_at > IDLE_LIMIT:
+        row.status = SessionStatus.EXPIRED.value
+        row.ended_at = row.last_heartbeat_at
+        await session.flush()
+        raise SessionExpired()
+    duration = item.duration_minutes * 60
+
+    credited = 0
+    if position is not None:
+        position = min(position, duration)
+        allowed = max(0.0, (now - row.last_heartbeat_at).total_seconds()) + TOLERANCE_SECONDS
+        start_at = max(float(row.position_seconds), position - allowed)
+        if position > start_at:
+            credited = round(position - start_at)
+            progress.covered = coverage.cover(progress.covered, start_at, position, duration)
+            progress.covered_buckets = coverage.covered(progress.covered)
+        row.position_seconds = position
+        if progress.resume_session_id == row.id:
+            progress.resume_position = position
+    row.last_heartbeat_at = now
+    row.credited_seconds += credited
+    progress.last_watched_at = now
+
+    completions = 0
+    buckets = coverage.bucket_count(duration)
+    if (
+        progress.completed_at is None
+        and 100 * progress.covered_buckets >= client.completion_threshold * buckets
+    ):
+        progress.completed_at = now  # once per user and class: the row is locked
+        progress.resume_position = 0
+        completions = 1
+    if ending:
+        row.status = SessionStatus.ENDED.value
+        row.ended_at = now
+    await session.flush()
+    for day, seconds, done in _by_local_day(now, credited, completions, client.time_zone):
+        await _add_to_ledger(session, client, user_id, item.id, day, seconds, done)
+    return session_out(row, item, progress, client.completion_threshold)
+
+
+async def get(
+    session: AsyncSession, client: ClientContext, user_id: int, session_id: int
+) -> dict[str, Any]:
+    row, item = await _owned(session, user_id, session_id)
+    progress = await session.scalar(
+        select(ClassProgress).where(
+            ClassProgress.user_id == user_id, ClassProgress.class_id == item.id
+        )
+    )
+    assert progress is not None
+    return session_out(row, item, progress, client.completion_threshold)
+
+
+async def history(
+    session: AsyncSession, client: ClientContext, user_id: int, paging: PageParams
+) -> tuple[list[dict[str, Any]], int]:
+    rows, total = await fetch_page(
+        session,
+        select(PlaybackSession).where(PlaybackSession.user_id == user_id),
+        paging,
+        PlaybackSession.started_at.desc(),
+        PlaybackSession.id.desc(),
+    )
+    class_ids = {row.class_id for row in rows}
+    classes = {
+        c.id: c
+        for c in await session.scalars(select(OnDemandClass).where(OnDemandClass.id.in_(class_ids)))
+    }
+    progress = {
+        p.class_id: p
+        for p in await session.scalars(
+            select(ClassProgress).where(
+                ClassProgress.user_id == user_id, ClassProgress.class_id.in_(class_ids)
+            )
+        )
+    }
+    items = [
+        session_out(row, classes[row.class_id], progress[row.class_id], client.completion_threshold)
+        for row in rows
+    ]
+    return items, total
+
+
+async def continue_watching(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    """Started, not completed, most recent first, with how much was watched."""
+    now = utcnow()
+    rows = (
+        await session.execute(
+            select(ClassProgress, OnDemandClass)
+            .join(OnDemandClass, OnDemandClass.id == ClassProgress.class_id)
+            .where(
+                ClassProgress.user_id == user_id,
+                ClassProgress.completed_at.is_(None),
+                ClassProgress.covered_buckets > 0,
+                is_published(now),
+            )
+            .order_by(ClassProgress.last_watched_at.desc(), ClassProgress.id.desc())
+            .limit(CONTINUE_WATCHING_LIMIT)
+        )
+    ).all()
+    progresses: Sequence[ClassProgress] = [r[0] for r in rows]
+    built = await summaries(session, [r[1] for r in rows])
+    out = []
+    for progress, summary, (_, item) in zip(progresses, built, rows, strict=True):
+        buckets = coverage.bucket_count(item.duration_minutes * 60)
+        out.append(
+            {
+                **summary.model_dump(),
+                "position": progress.resume_position,
+                "percent_watched": min(100.0, round(100 * progress.covered_buckets / buckets, 1)),
+            }
+        )
+    return out
+
+
+async def close_idle_sessions(session: AsyncSession) -> int:
+    """Close active sessions silent for longer than the idle limit (platform scope)."""
+    cutoff = utcnow() - IDLE_LIMIT
+    result = await session.execute(
+        update(PlaybackSession)
+        .where(
+            PlaybackSession.status == SessionStatus.ACTIVE.value,
+            PlaybackSession.last_heartbeat_at < cutoff,
+        )
+        .values(status=SessionStatus.EXPIRED.value, ended_at=PlaybackSession.last_heartbeat_at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def class_seconds_by_day(
+    session: AsyncSession, user_id: int, start: date, end: date
+) -> dict[date, int]:
+    from sqlalchemy import func
+
+    rows = await session.execute(
+        select(WatchLedger.day, func.sum(WatchLedger.watched_seconds))
+        .where(WatchLedger.user_id == user_id, WatchLedger.day >= start, WatchLedger.day <= end)
+        .group_by(WatchLedger.day)
+    )
+    return {day: int(seconds or 0) for day, seconds in rows.all()}
