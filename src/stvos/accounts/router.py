@@ -94,8 +94,7 @@ async def logout(
 @router.get("/auth/me", response_model=Envelope[MeAnswer], dependencies=[allow(Auth.USER)])
 async def me(request: Request, session: DbSession) -> Envelope[MeAnswer]:
     caller = current_caller(request)
-    assert caller.user_id is not None
-    user = await service.current_user(session, caller.user_id)
+    user = await service.current_user(session, caller.require_user_id())
     client = await session.get(Client, caller.require_client().id)
     assert client is not None
     return ok(
@@ -115,8 +114,7 @@ async def change_password(
     request: Request, body: ChangePasswordIn, session: DbSession, accounts: AccountsDep
 ) -> Envelope[MessageWithTokens]:
     caller = current_caller(request)
-    assert caller.user_id is not None
-    user = await service.current_user(session, caller.user_id)
+    user = await service.current_user(session, caller.require_user_id())
     answer = await service.change_password(session, accounts, user, body)
     return ok(MessageWithTokens.model_validate({**answer, "message": "Password changed"}))
 
@@ -127,8 +125,7 @@ users_router = api_router(tags=["users"])
 @users_router.get("/users/me", response_model=Envelope[UserAnswer], dependencies=[allow(Auth.USER)])
 async def get_me(request: Request, session: DbSession) -> Envelope[UserAnswer]:
     caller = current_caller(request)
-    assert caller.user_id is not None
-    user = await service.current_user(session, caller.user_id)
+    user = await service.current_user(session, caller.require_user_id())
     return ok(UserAnswer(user=UserOut.model_validate(await service.user_out(session, user))))
 
 
@@ -140,9 +137,8 @@ async def get_me(request: Request, session: DbSession) -> Envelope[UserAnswer]:
 )
 async def update_me(request: Request, body: UserUpdate, session: DbSession) -> Envelope[UserAnswer]:
     caller = current_caller(request)
-    assert caller.user_id is not None
     user = await service.update_me(
-        session, await service.current_user(session, caller.user_id), body
+        session, await service.current_user(session, caller.require_user_id()), body
     )
     return ok(UserAnswer(user=UserOut.model_validate(await service.user_out(session, user))))
 
@@ -155,6 +151,5 @@ async def update_me(request: Request, body: UserUpdate, session: DbSession) -> E
 )
 async def delete_me(request: Request, session: DbSession) -> Envelope[Message]:
     caller = current_caller(request)
-    assert caller.user_id is not None
-    await service.erase_me(session, await service.current_user(session, caller.user_id))
+    await service.erase_me(session, await service.current_user(session, caller.require_user_id()))
     return ok(Message(message="Your account and personal data have been erased"))

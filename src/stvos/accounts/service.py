@@ -47,7 +47,7 @@ from stvos.models import (
     User,
 )
 from stvos.onboarding import service as onboarding
-from stvos.tenancy.service import branding_of
+from stvos.tenancy.service import client_brief
 
 
 def normalize_email(email: str) -> str:
@@ -87,17 +87,7 @@ def tokens_answer(accounts: Accounts, user: User, refresh: tokens.IssuedRefresh)
             family=refresh.family,
         )
     )
-    pair = {
-        "access_token": access.token,
-        "refresh_token": refresh.raw,
-        "expires_in": access.expires_in,
-    }
-    return {
-        "user": user_summary(user),
-        "access_token": access.token,
-        "refresh_token": refresh.raw,
-        "tokens": pair,
-    }
+    return {"user": user_summary(user), **tokens.token_placements(access, refresh.raw)}
 
 
 async def _sign_in(session: AsyncSession, accounts: Accounts, user: User) -> dict[str, Any]:
@@ -251,11 +241,7 @@ async def login(
     answer = await _sign_in(session, accounts, user)
     db_client = await session.get(Client, client.id)
     assert db_client is not None
-    answer["client"] = {
-        "id": db_client.id,
-        "name": db_client.name,
-        "branding": branding_of(db_client),
-    }
+    answer["client"] = client_brief(db_client)
     return answer
 
 

@@ -172,6 +172,19 @@ class TokenSigner:
             return None
 
 
+def token_placements(access: IssuedAccess, refresh_raw: str) -> dict[str, Any]:
+    """Both published placements of a sign-in's tokens: flat, and under ``tokens``."""
+    return {
+        "access_token": access.token,
+        "refresh_token": refresh_raw,
+        "tokens": {
+            "access_token": access.token,
+            "refresh_token": refresh_raw,
+            "expires_in": access.expires_in,
+        },
+    }
+
+
 def _optional_int(value: Any) -> int | None:
     if value is None:
         return None

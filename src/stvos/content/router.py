@@ -109,9 +109,8 @@ async def list_categories(session: DbSession, paging: Paging) -> Envelope[Page[C
 )
 async def discover(request: Request, session: DbSession) -> Envelope[DiscoverAnswer]:
     caller = current_caller(request)
-    assert caller.user_id is not None  # Auth.USER guarantees a signed-in user
-    unfinished = await playback.continue_watching(session, caller.user_id)
-    return ok(await service.discover(session, caller.user_id, unfinished))
+    unfinished = await playback.continue_watching(session, caller.require_user_id())
+    return ok(await service.discover(session, caller.require_user_id(), unfinished))
 
 
 @router.get(
@@ -130,8 +129,9 @@ async def video_access(
     request: Request, class_id: ObjectId, session: DbSession
 ) -> Envelope[VideoAccess]:
     caller = current_caller(request)
-    assert caller.user_id is not None  # Auth.USER guarantees a signed-in user
     settings = request.app.state.settings
     key = signing_key(settings, request.app.state.accounts.signer)
     ttl = timedelta(seconds=settings.content.video_url_ttl_seconds)
-    return ok(await service.video_access(session, class_id, caller.user_id, key=key, ttl=ttl))
+    return ok(
+        await service.video_access(session, class_id, caller.require_user_id(), key=key, ttl=ttl)
+    )

@@ -104,6 +104,12 @@ class Caller:
     def client_id(self) -> int | None:
         return self.client.id if self.client else None
 
+    def require_user_id(self) -> int:
+        """The signed-in user of a route whose policy guarantees one (user, trainer, staff)."""
+        if self.user_id is None:
+            raise RuntimeError(f"{self.policy.auth} route has no signed-in user")
+        return self.user_id
+
     def require_client(self) -> ClientContext:
         """The client of a route whose policy guarantees one (API key, user, partner)."""
         if self.client is None:

@@ -59,9 +59,8 @@ async def disable_user(
     request: Request, user_id: ObjectId, session: DbSession
 ) -> Envelope[ManagedUserAnswer]:
     caller = current_caller(request)
-    assert caller.user_id is not None
     user = await service.disable_user(
-        session, await service.get_user(session, user_id), acting_user_id=caller.user_id
+        session, await service.get_user(session, user_id), acting_user_id=caller.require_user_id()
     )
     return ok(ManagedUserAnswer(user=ManagedUser.model_validate(user)))
 

@@ -34,7 +34,7 @@ from stvos.kit.schemas import PageParams
 from stvos.models import Client, Partner, PartnerStaff
 from stvos.partners.errors import PartnerInactive, PartnerNotFound
 from stvos.partners.schemas import PartnerIn, PartnerStaffIn
-from stvos.tenancy.service import branding_of
+from stvos.tenancy.service import client_brief
 
 ACTIVE = "active"
 SIGN_IN_REALM = "partner"  # one throttle realm: partner staff emails are platform-wide
@@ -97,10 +97,6 @@ async def list_staff(
 # --- partner staff sign-in (platform scope) ---------------------------------------------------
 
 
-def _client_brief(client: Client) -> dict[str, Any]:
-    return {"id": client.id, "name": client.name, "branding": branding_of(client)}
-
-
 def partner_out(partner: Partner) -> dict[str, Any]:
     return {
         "id": partner.id,
@@ -146,14 +142,8 @@ def _auth_answer(
     return {
         "partner": {"id": partner.id, "name": partner.name, "type": partner.type},
         "staff": {"id": staff.id, "email": staff.email, "name": staff.name},
-        "client": _client_brief(client),
-        "access_token": access.token,
-        "refresh_token": refresh.raw,
-        "tokens": {
-            "access_token": access.token,
-            "refresh_token": refresh.raw,
-            "expires_in": access.expires_in,
-        },
+        "client": client_brief(client),
+        **tokens.token_placements(access, refresh.raw),
     }
 
 
@@ -196,4 +186,4 @@ async def me(session: AsyncSession, *, staff_id: int, client_id: int) -> dict[st
     client = await session.get(Client, client_id)
     if staff is None or partner is None or client is None:
         raise InvalidToken("This sign-in is no longer valid")
-    return {"staff": staff, "partner": partner_out(partner), "client": _client_brief(client)}
+    return {"staff": staff, "partner": partner_out(partner), "client": client_brief(client)}

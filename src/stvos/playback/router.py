@@ -5,18 +5,13 @@ from __future__ import annotations
 from fastapi import Request
 
 from stvos.kit.deps import DbSession
-from stvos.kit.policy import Auth, Caller, allow, current_caller
+from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
 from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
 from stvos.playback import service
 from stvos.playback.schemas import EndIn, HeartbeatIn, SessionOut, StartIn
 
 router = api_router(tags=["sessions"])
-
-
-def _user(caller: Caller) -> int:
-    assert caller.user_id is not None  # Auth.USER routes always have one
-    return caller.user_id
 
 
 @router.post(
@@ -29,7 +24,7 @@ def _user(caller: Caller) -> int:
 async def start(request: Request, body: StartIn, session: DbSession) -> Envelope[SessionOut]:
     caller = current_caller(request)
     answer = await service.start(
-        session, caller.require_client(), _user(caller), body.class_id, body.device_id
+        session, caller.require_client(), caller.require_user_id(), body.class_id, body.device_id
     )
     return ok(SessionOut.model_validate(answer))
 
@@ -50,7 +45,7 @@ async def heartbeat(
 ) -> Envelope[SessionOut]:
     caller = current_caller(request)
     answer = await service.heartbeat(
-        session, caller.require_client(), _user(caller), session_id, body.position
+        session, caller.require_client(), caller.require_user_id(), session_id, body.position
     )
     return ok(SessionOut.model_validate(answer))
 
@@ -68,7 +63,7 @@ async def end(
     answer = await service.heartbeat(
         session,
         caller.require_client(),
-        _user(caller),
+        caller.require_user_id(),
         session_id,
         body.position if body else None,
         ending=True,
@@ -85,7 +80,9 @@ async def get_session(
     request: Request, session_id: ObjectId, session: DbSession
 ) -> Envelope[SessionOut]:
     caller = current_caller(request)
-    answer = await service.get(session, caller.require_client(), _user(caller), session_id)
+    answer = await service.get(
+        session, caller.require_client(), caller.require_user_id(), session_id
+    )
     return ok(SessionOut.model_validate(answer))
 
 
@@ -99,5 +96,7 @@ async def my_sessions(
     request: Request, session: DbSession, paging: Paging
 ) -> Envelope[Page[SessionOut]]:
     caller = current_caller(request)
-    items, total = await service.history(session, caller.require_client(), _user(caller), paging)
+    items, total = await service.history(
+        session, caller.require_client(), caller.require_user_id(), paging
+    )
     return ok(paging.page_of([SessionOut.model_validate(i) for i in items], total))

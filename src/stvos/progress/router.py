@@ -18,12 +18,6 @@ from stvos.progress.schemas import EntryOut, KindName, NutritionIn, SummaryOut, 
 router = api_router(tags=["progress"])
 
 
-def _user_id(request: Request) -> int:
-    user_id = current_caller(request).user_id
-    assert user_id is not None
-    return user_id
-
-
 @router.post(
     "/progress/workout",
     status_code=201,
@@ -32,7 +26,7 @@ def _user_id(request: Request) -> int:
     summary="Log a finished workout (exercises with sets, duration, calories)",
 )
 async def log_workout(request: Request, body: WorkoutIn, session: DbSession) -> Envelope[EntryOut]:
-    return ok(await service.log_workout(session, _user_id(request), body))
+    return ok(await service.log_workout(session, current_caller(request).require_user_id(), body))
 
 
 @router.post(
@@ -45,7 +39,7 @@ async def log_workout(request: Request, body: WorkoutIn, session: DbSession) -> 
 async def log_nutrition(
     request: Request, body: NutritionIn, session: DbSession
 ) -> Envelope[EntryOut]:
-    return ok(await service.log_nutrition(session, _user_id(request), body))
+    return ok(await service.log_nutrition(session, current_caller(request).require_user_id(), body))
 
 
 @router.post(
@@ -56,7 +50,7 @@ async def log_nutrition(
     summary="Log water drunk",
 )
 async def log_water(request: Request, body: WaterIn, session: DbSession) -> Envelope[EntryOut]:
-    return ok(await service.log_water(session, _user_id(request), body))
+    return ok(await service.log_water(session, current_caller(request).require_user_id(), body))
 
 
 @router.get(
@@ -77,7 +71,7 @@ async def summary(
         Query(alias="to", description="Last day (YYYY-MM-DD); default today; at most 366 days"),
     ] = None,
 ) -> Envelope[SummaryOut]:
-    return ok(await service.summary(session, _user_id(request), start, end))
+    return ok(await service.summary(session, current_caller(request).require_user_id(), start, end))
 
 
 @router.get(
@@ -92,4 +86,6 @@ async def history(
     paging: Paging,
     kind: Annotated[KindName | None, Query(description="Only entries of this kind")] = None,
 ) -> Envelope[Page[EntryOut]]:
-    return ok(await service.history(session, _user_id(request), kind, paging))
+    return ok(
+        await service.history(session, current_caller(request).require_user_id(), kind, paging)
+    )

@@ -295,6 +295,11 @@ def branding_of(client: Client) -> dict[str, Any]:
     return {"colors": dict(client.colors or {})}
 
 
+def client_brief(client: Client) -> dict[str, Any]:
+    """``{id, name, branding}``: how sign-in answers name the app."""
+    return {"id": client.id, "name": client.name, "branding": branding_of(client)}
+
+
 def public_client(client: Client) -> dict[str, Any]:
     return {
         "id": client.id,

@@ -32,7 +32,7 @@ from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.manage.content_service import refresh_search_people
 from stvos.models import Client, Role, Trainer, TrainerInvite, User
-from stvos.tenancy.service import branding_of
+from stvos.tenancy.service import client_brief
 from stvos.trainers.errors import (
     InviteEmailMismatch,
     InviteExpired,
@@ -253,10 +253,6 @@ async def _active_client(session: AsyncSession, client_id: int) -> Client:
     return client
 
 
-def _client_brief(client: Client) -> dict[str, Any]:
-    return {"id": client.id, "name": client.name, "branding": branding_of(client)}
-
-
 async def check_invite(
     session: AsyncSession, accounts_ctx: Accounts, raw_code: str
 ) -> dict[str, Any]:
@@ -271,7 +267,7 @@ async def check_invite(
         "valid": status == "pending",
         "status": status,
         "expires_at": invite.expires_at,
-        "client": _client_brief(client),
+        "client": client_brief(client),
     }
     if status == "pending":
         name = invite.name
@@ -345,7 +341,7 @@ async def accept_invite(
     )
     return {
         **accounts.tokens_answer(accounts_ctx, user, refresh),
-        "client": _client_brief(client),
+        "client": client_brief(client),
         "trainer": {"id": trainer.id, "name": trainer.name},
     }
 
