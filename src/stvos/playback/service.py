@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +40,8 @@ from stvos.playback.errors import SessionClosed, SessionExpired, SessionNotFound
 TOLERANCE_SECONDS = 5
 IDLE_LIMIT = timedelta(minutes=5)
 CONTINUE_WATCHING_LIMIT = 10
+
+LedgerDay = tuple[date, int, int]  # local day, seconds credited, completions
 
 
 def _progress_answer(
@@ -151,9 +153,7 @@ async def _owned(
     return row[0], row[1]
 
 
-def _by_local_day(
-    now: datetime, seconds: int, completions: int, time_zone: str
-) -> list[tuple[date, int, int]]:
+def _by_local_day(now: datetime, seconds: int, completions: int, time_zone: str) -> list[LedgerDay]:
     """Split the credited stretch ``[now - seconds, now)`` at the client's local midnight.
 
     The completion belongs to the day it happened (``now``).
@@ -168,35 +168,87 @@ def _by_local_day(
     return [(start.date(), before, 0), (end.date(), seconds - before, completions)]
 
 
-async def _add_to_ledger(
-    session: AsyncSession,
-    client: ClientContext,
-    user_id: int,
-    class_id: int,
-    day: date,
-    seconds: int,
-    completions: int,
-) -> None:
-    if seconds <= 0 and completions <= 0:
-        return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+def _ledger_upsert(
+    dialect: str, client: ClientContext, user_id: int, class_id: int, days: list[LedgerDay]
+) -> Executable | None:
+    """One upsert adding the credited seconds and completions to each local day's ledger row."""
+    rows = [
+        {
+            "client_id": client.id,
+            "user_id": user_id,
+            "class_id": class_id,
+            "day": day,
+            "watched_seconds": seconds,
+            "completions": completions,
+        }
+        for day, seconds, completions in days
+        if seconds > 0 or completions > 0
+    ]
+    if not rows:
+        return None
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(WatchLedger).values(
-        client_id=client.id,
-        user_id=user_id,
-        class_id=class_id,
-        day=day,
-        watched_seconds=seconds,
-        completions=completions,
-    )
-    statement = statement.on_conflict_do_update(
+    statement = insert(WatchLedger).values(rows)
+    return statement.on_conflict_do_update(
         index_elements=["client_id", "user_id", "class_id", "day"],
         set_={
             "watched_seconds": WatchLedger.watched_seconds + statement.excluded.watched_seconds,
             "completions": WatchLedger.completions + statement.excluded.completions,
         },
     )
-    await session.execute(statement)
+
+
+async def _write_heartbeat(
+    session: AsyncSession,
+    client: ClientContext,
+    row: PlaybackSession,
+    progress: ClassProgress,
+    days: list[LedgerDay],
+) -> None:
+    """Persist the session, the class progress and the ledger: one statement on PostgreSQL.
+
+    The rows were locked by the read, so the values computed from them are safe to write as
+    they are. PostgreSQL runs the two updates as data-modifying CTEs of the ledger upsert (one
+    round trip); SQLite has no such CTEs and runs them in turn, in-process.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    session_update = (
+        update(PlaybackSession)
+        .where(PlaybackSession.id == row.id, PlaybackSession.client_id == client.id)
+        .values(
+            status=row.status,
+            ended_at=row.ended_at,
+            last_heartbeat_at=row.last_heartbeat_at,
+            position_seconds=row.position_seconds,
+            credited_seconds=row.credited_seconds,
+        )
+    )
+    progress_update = (
+        update(ClassProgress)
+        .where(ClassProgress.id == progress.id, ClassProgress.client_id == client.id)
+        .values(
+            covered=progress.covered,
+            covered_buckets=progress.covered_buckets,
+            resume_position=progress.resume_position,
+            last_watched_at=progress.last_watched_at,
+            completed_at=progress.completed_at,
+        )
+    )
+    ledger = _ledger_upsert(dialect, client, row.user_id, row.class_id, days)
+    # The values above are written by these statements, not by the unit of work.
+    session.expunge(row)
+    session.expunge(progress)
+    if dialect == "postgresql":
+        carrier: Any = ledger if ledger is not None else select(literal(1))
+        await session.execute(
+            carrier.add_cte(
+                session_update.returning(PlaybackSession.id).cte("session_written"),
+                progress_update.returning(ClassProgress.id).cte("progress_written"),
+            )
+        )
+        return
+    for statement in (session_update, progress_update, ledger):
+        if statement is not None:
+            await session.execute(statement.execution_options(synchronize_session=False))
 
 
 async def heartbeat(
@@ -263,9 +315,8 @@ async def heartbeat(
     if ending:
         row.status = SessionStatus.ENDED.value
         row.ended_at = now
-    await session.flush()
-    for day, seconds, done in _by_local_day(now, credited, completions, client.time_zone):
-        await _add_to_ledger(session, client, user_id, item.id, day, seconds, done)
+    days = _by_local_day(now, credited, completions, client.time_zone)
+    await _write_heartbeat(session, client, row, progress, days)
     return session_out(row, item, progress, client.completion_threshold)
 
 
