@@ -35,7 +35,10 @@ from stvos.kit.ratelimit import RateLimiter
 from stvos.manage.content_router import router as manage_content_router
 from stvos.manage.router import router as manage_router
 from stvos.onboarding.router import router as onboarding_router
+from stvos.partners.insights_router import router as partner_insights_router
+from stvos.partners.product_router import router as partner_products_router
 from stvos.partners.router import router as partners_router
+from stvos.partners.voucher_router import router as vouchers_router
 from stvos.playback.router import router as playback_router
 from stvos.progress.router import router as progress_router
 from stvos.tenancy.access import ClientAuthenticator
@@ -65,6 +68,9 @@ def api_routers() -> list[APIRouter]:
         progress_router,
         playback_router,
         partners_router,
+        vouchers_router,
+        partner_insights_router,
+        partner_products_router,
         manage_router,
         manage_content_router,
         admin_router,

@@ -13,7 +13,17 @@ from stvos.models.content import (
 from stvos.models.idempotency import IdempotencyRecord, PlatformIdempotencyRecord
 from stvos.models.mail import OutboxMail
 from stvos.models.onboarding import OnboardingSession
-from stvos.models.partner import Partner, PartnerStaff, PartnerType
+from stvos.models.partner import (
+    BillingStatement,
+    Partner,
+    PartnerMembership,
+    PartnerProduct,
+    PartnerStaff,
+    PartnerType,
+    Voucher,
+    VoucherRedemption,
+    VoucherStatus,
+)
 from stvos.models.playback import ClassProgress, PlaybackSession, SessionStatus, WatchLedger
 from stvos.models.progress import ProgressEntry, ProgressKind
 from stvos.models.trainer import Trainer, TrainerInvite
@@ -22,6 +32,7 @@ from stvos.models.user import AccountStatus, PasswordResetToken, RefreshToken, R
 __all__ = [
     "AccountStatus",
     "ApiKey",
+    "BillingStatement",
     "Category",
     "ClassProgress",
     "ClassStatus",
@@ -33,6 +44,8 @@ __all__ = [
     "OnboardingSession",
     "OutboxMail",
     "Partner",
+    "PartnerMembership",
+    "PartnerProduct",
     "PartnerStaff",
     "PartnerType",
     "PasswordResetToken",
@@ -50,5 +63,8 @@ __all__ = [
     "TrainerInvite",
     "User",
     "VideoProvider",
+    "Voucher",
+    "VoucherRedemption",
+    "VoucherStatus",
     "WatchLedger",
 ]
