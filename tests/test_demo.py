@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from stvos.config import Settings
 from stvos.demo import ensure_demo
+from stvos.kit.clock import get_clock, utcnow
 from stvos.kit.db import Database
+from stvos.kit.tenancy import TenantScope
+from stvos.models import (
+    ClassProgress,
+    Partner,
+    PartnerMembership,
+    PartnerProduct,
+    PlaybackSession,
+    User,
+    Voucher,
+    VoucherRedemption,
+    WatchLedger,
+)
 
 
 async def test_every_demo_login_works_and_reruns_change_nothing(
@@ -61,3 +78,106 @@ async def test_a_lost_credentials_file_gives_new_working_secrets(
         headers={"X-API-Key": second["apiKey"]},
     )
     assert response.status_code == 200
+
+
+async def _partner_rows(db: Database, client_id: int) -> dict[str, int]:
+    async with db.transaction(TenantScope.for_client(client_id)) as session:
+        counts = {}
+        for model in (
+            User,
+            Partner,
+            PartnerProduct,
+            Voucher,
+            VoucherRedemption,
+            PartnerMembership,
+            PlaybackSession,
+            ClassProgress,
+            WatchLedger,
+        ):
+            counts[model.__name__] = await session.scalar(select(func.count(model.id))) or 0
+        counts["ledgerSeconds"] = (
+            await session.scalar(select(func.sum(WatchLedger.watched_seconds))) or 0
+        )
+        return counts
+
+
+async def test_the_demo_partner_has_products_vouchers_and_watching_members(
+    app: FastAPI, http: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    first = await ensure_demo(db, settings)
+    before = await _partner_rows(db, first["clientId"])
+    clock_before = get_clock()
+    second = await ensure_demo(db, settings)
+    assert get_clock() is clock_before  # the demo's frozen clock was put back
+    assert second["partner"] == first["partner"]
+    assert await _partner_rows(db, first["clientId"]) == before  # nothing new on a re-run
+    assert first["partner"] == {
+        "name": "Harbour Gym",
+        "partnerId": first["partner"]["partnerId"],
+        "products": 3,
+        "vouchers": 20,
+        "members": 4,
+    }
+    partner_id = first["partner"]["partnerId"]
+
+    async with db.transaction(TenantScope.for_client(first["clientId"])) as session:
+        partner = await session.get(Partner, partner_id)
+        assert partner is not None
+        assert partner.billing_rate_minor == 450
+        now = utcnow()
+        vouchers = list(await session.scalars(select(Voucher)))
+        assert all(
+            re.fullmatch(r"DEMO-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}", v.code) for v in vouchers
+        )
+        redeemed = [v for v in vouchers if v.status == "redeemed"]
+        revoked = [v for v in vouchers if v.status == "revoked"]
+        expired = [v for v in vouchers if v.status == "active" and v.expires_at <= now]
+        assert (len(redeemed), len(revoked), len(expired)) == (4, 1, 1)
+        assert all(v.redemption_count == 1 for v in redeemed)
+
+        memberships = list(await session.scalars(select(PartnerMembership)))
+        assert {m.voucher_id for m in memberships} == {v.id for v in redeemed}
+        redemptions = {
+            (r.voucher_id, r.user_id) for r in await session.scalars(select(VoucherRedemption))
+        }
+        assert redemptions == {(m.voucher_id, m.user_id) for m in memberships}
+        for membership in memberships:
+            assert membership.partner_id == partner_id
+            assert membership.joined_at < now - timedelta(days=4)
+            user_id = membership.user_id
+            sessions = list(
+                await session.scalars(
+                    select(PlaybackSession).where(PlaybackSession.user_id == user_id)
+                )
+            )
+            assert sessions, "every demo member has watched something"
+            assert all(s.status == "ended" and s.ended_at is not None for s in sessions)
+            assert all(membership.joined_at < s.started_at < now for s in sessions)
+            ledger = list(
+                await session.scalars(select(WatchLedger).where(WatchLedger.user_id == user_id))
+            )
+            progress = list(
+                await session.scalars(select(ClassProgress).where(ClassProgress.user_id == user_id))
+            )
+            # Sessions, progress and ledger agree: seconds credited, and completions.
+            assert sum(s.credited_seconds for s in sessions) == sum(
+                row.watched_seconds for row in ledger
+            )
+            assert sum(row.completions for row in ledger) == sum(
+                1 for p in progress if p.completed_at is not None
+            )
+            assert {p.class_id for p in progress} == {s.class_id for s in sessions}
+        assert sum(row.completions for row in await session.scalars(select(WatchLedger))) > 0
+
+    app.state.authenticator.invalidate()
+    login = first["logins"]["partner"]
+    response = await http.post(
+        "/partner-auth/login", json={"email": login["email"], "password": login["password"]}
+    )
+    headers = {"Authorization": f"Bearer {response.json()['data']['accessToken']}"}
+    me = (await http.get("/partner-auth/me", headers=headers)).json()["data"]
+    assert me["partner"]["billingRate"] == "4.50"
+    products = (await http.get("/partner/products", headers=headers)).json()["data"]
+    assert products["pagination"]["total"] == 3
+    public = await http.get("/products", headers={"X-API-Key": first["apiKey"]})
+    assert {p["partner"]["name"] for p in public.json()["data"]["items"]} == {"Harbour Gym"}

@@ -37,8 +37,10 @@ from stvos.manage.router import router as manage_router
 from stvos.onboarding.router import router as onboarding_router
 from stvos.partners.insights_router import router as partner_insights_router
 from stvos.partners.product_router import router as partner_products_router
+from stvos.partners.redemption import PartnerVoucherRedeemer
 from stvos.partners.router import router as partners_router
 from stvos.partners.voucher_router import router as vouchers_router
+from stvos.partners.voucher_router import voucher_client_hint
 from stvos.playback.router import router as playback_router
 from stvos.progress.router import router as progress_router
 from stvos.tenancy.access import ClientAuthenticator
@@ -119,8 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     accounts = AccountAuthenticator(signer, authenticator)
     authenticator.bearer = accounts
     authenticator.client_hints.append(accounts.client_hint)
+    authenticator.client_hints.append(voucher_client_hint)  # a voucher code names its client
     app.state.authenticator = authenticator
-    app.state.accounts = Accounts(settings=settings, signer=signer, limiter=limiter)
+    app.state.accounts = Accounts(
+        settings=settings, signer=signer, limiter=limiter, vouchers=PartnerVoucherRedeemer()
+    )
     app.state.mailer = mailer
     app.state.mail_dispatcher = mail_dispatcher
     app.state.housekeeper = housekeeper

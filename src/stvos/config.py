@@ -95,6 +95,14 @@ class AuthSettings(BaseModel):
     login_per_client: int = Field(default=60, ge=1, description="Sign-ins per client per minute")
     recovery_per_account: int = Field(default=5, ge=1, description="Resets per account per hour")
     recovery_per_client: int = Field(default=30, ge=1, description="Resets per client per minute")
+    voucher_checks_per_address: int = Field(
+        default=60,
+        ge=1,
+        description="Voucher look-ups (validate, join page) per address per 15 min",
+    )
+    voucher_checks_per_client: int = Field(
+        default=300, ge=1, description="Voucher validations per client per minute"
+    )
     reset_token_ttl_minutes: int = Field(default=30, ge=5, le=24 * 60)
 
     @field_validator("jwt_secret")

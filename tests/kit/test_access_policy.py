@@ -31,6 +31,7 @@ def test_every_route_of_the_app_declares_a_policy(settings: Settings) -> None:
     public = sorted(r.path for r in routes if r.policy and r.policy.auth is Auth.PUBLIC)
     assert public == [
         "/api/v1/admin/auth/login",
+        "/api/v1/app/join/{code}",
         "/api/v1/docs",
         "/api/v1/docs/assets/{name}",
         "/api/v1/health",
@@ -45,6 +46,7 @@ def test_every_route_of_the_app_declares_a_policy(settings: Settings) -> None:
     platform = sorted(r.path for r in routes if r.policy and r.policy.platform_lookup)
     assert platform == [
         "/api/v1/admin/auth/login",
+        "/api/v1/app/join/{code}",
         "/api/v1/invite/accept",
         "/api/v1/invite/check",
         "/api/v1/partner-auth/login",

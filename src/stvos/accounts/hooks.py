@@ -1,7 +1,9 @@
 """Extension points other capabilities fill in.
 
-Vouchers: ``voucherCode`` on sign-up is redeemed through a :class:`VoucherRedeemer`. Until the
-partners capability installs its own, every code is refused with ``INVALID_VOUCHER``.
+Vouchers: ``voucherCode`` on sign-up is redeemed through a :class:`VoucherRedeemer`, inside the
+sign-up's transaction (a refused code rolls the new user back). ``create_app`` installs the
+partners capability's :class:`stvos.partners.redemption.PartnerVoucherRedeemer`; the default
+:class:`NoVouchers` (an app built without partners) refuses every code with ``INVALID_VOUCHER``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from stvos.accounts import passwords
 from stvos.accounts.service import create_user, normalize_email
 from stvos.config import Settings
 from stvos.demo.content import ensure_demo_library, ensure_platform_categories
+from stvos.demo.partner import ensure_demo_partner
 from stvos.kit import security
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
@@ -32,6 +33,7 @@ from stvos.models import ApiKey, Client, Partner, PartnerStaff, Role, Trainer, U
 from stvos.partners import service as partners
 from stvos.partners.schemas import PartnerIn, PartnerStaffIn
 from stvos.tenancy import service as tenancy
+from stvos.tenancy.service import client_context
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Pulse Demo Studio"
@@ -180,6 +182,7 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
         client, api_key = await _client_and_key(session, remembered.get("apiKey"))
         await ensure_platform_categories(session)
         client_id, client_name = client.id, client.name
+        context = client_context(client)
 
     logins: dict[str, dict[str, str]] = {}
     async with database.transaction(TenantScope.for_client(client_id)) as session:
@@ -192,6 +195,8 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
                     await _trainer_profile(session, user)
             logins[name] = {"email": login.email, "password": password}
         library = await ensure_demo_library(session)
+        # After the library: the partner's members watch its classes.
+        partner = await ensure_demo_partner(session, context, DEMO_PARTNER)
 
     payload = {
         "clientId": client_id,
@@ -200,6 +205,7 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
         "apiKey": api_key,
         "logins": logins,
         "library": library,
+        "partner": {"name": DEMO_PARTNER, **partner},
     }
     _remember(settings, payload)
     return payload

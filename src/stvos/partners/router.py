@@ -17,6 +17,7 @@ from stvos.partners.schemas import (
     PartnerIn,
     PartnerMeAnswer,
     PartnerOut,
+    PartnerPatch,
     PartnerStaffIn,
     PartnerStaffOut,
 )
@@ -59,6 +60,22 @@ async def list_partners(session: DbSession, paging: Paging) -> Envelope[Page[Par
 )
 async def get_partner(partner_id: ObjectId, session: DbSession) -> Envelope[PartnerOut]:
     partner = await service.get_partner(session, partner_id)
+    return ok(PartnerOut.model_validate(service.partner_out(partner)))
+
+
+@router.patch(
+    "/manage/partners/{partner_id}",
+    response_model=Envelope[PartnerOut],
+    dependencies=[allow(Auth.STAFF)],
+    summary="Change a partner: name, type, billing rate, currency, time zone, status",
+    description="Only the fields sent change. `status: suspended` signs every staff login of "
+    "the partner out (their tokens stop working at once and refresh tokens are revoked); "
+    "`timeZone: null` goes back to the app's zone.",
+)
+async def update_partner(
+    partner_id: ObjectId, body: PartnerPatch, session: DbSession
+) -> Envelope[PartnerOut]:
+    partner = await service.update_partner(session, partner_id, body)
     return ok(PartnerOut.model_validate(service.partner_out(partner)))
 
 

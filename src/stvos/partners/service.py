@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,13 @@ from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.models import Client, Partner, PartnerStaff
 from stvos.partners.errors import PartnerInactive, PartnerNotFound
-from stvos.partners.schemas import PartnerIn, PartnerStaffIn
+from stvos.partners.schemas import (
+    PartnerIn,
+    PartnerPatch,
+    PartnerStaffIn,
+    money_text,
+    to_minor,
+)
 from stvos.tenancy.service import client_brief
 
 ACTIVE = "active"
@@ -43,10 +49,57 @@ SIGN_IN_REALM = "partner"  # one throttle realm: partner staff emails are platfo
 
 
 async def create_partner(session: AsyncSession, body: PartnerIn) -> Partner:
-    partner = Partner(name=body.name, type=body.type, status=ACTIVE)
+    partner = Partner(
+        name=body.name,
+        type=body.type,
+        status=ACTIVE,
+        billing_rate_minor=to_minor(body.billing_rate),
+        currency=body.currency,
+        time_zone=body.time_zone,
+    )
     session.add(partner)
     await session.flush()
     return partner
+
+
+async def update_partner(session: AsyncSession, partner_id: int, body: PartnerPatch) -> Partner:
+    """Change the fields sent. Suspending signs the partner's staff out for good: a later
+    reactivation must not bring old sign-ins back, so their refresh tokens are revoked and
+    their token version moves on (the PARTNER bearer layer already refuses every access token
+    of a partner that is not active, from the very next request)."""
+    partner = await get_partner(session, partner_id)
+    sent = body.model_fields_set
+    if "name" in sent and body.name is not None:
+        partner.name = body.name
+    if "type" in sent and body.type is not None:
+        partner.type = body.type
+    if "billing_rate" in sent and body.billing_rate is not None:
+        partner.billing_rate_minor = to_minor(body.billing_rate)
+    if "currency" in sent and body.currency is not None:
+        partner.currency = body.currency
+    if "time_zone" in sent:
+        partner.time_zone = body.time_zone
+    if "status" in sent and body.status is not None and body.status != partner.status:
+        partner.status = body.status
+        if body.status != ACTIVE:
+            await _sign_out_staff(session, partner.id)
+    await session.flush()
+    return partner
+
+
+async def _sign_out_staff(session: AsyncSession, partner_id: int) -> None:
+    staff_ids = list(
+        await session.scalars(select(PartnerStaff.id).where(PartnerStaff.partner_id == partner_id))
+    )
+    for staff_id in staff_ids:
+        await tokens.revoke_all(session, partner_staff_id=staff_id)
+    if staff_ids:
+        await session.execute(
+            update(PartnerStaff)
+            .where(PartnerStaff.partner_id == partner_id)
+            .values(token_version=PartnerStaff.token_version + 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def list_partners(session: AsyncSession, paging: PageParams) -> tuple[list[Partner], int]:
@@ -103,7 +156,11 @@ def partner_out(partner: Partner) -> dict[str, Any]:
         "name": partner.name,
         "type": partner.type,
         "status": partner.status,
+        "billing_rate": money_text(partner.billing_rate_minor),
+        "currency": partner.currency,
+        "time_zone": partner.time_zone,
         "created_at": partner.created_at,
+        "updated_at": partner.updated_at,
     }
 
 

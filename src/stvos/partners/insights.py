@@ -1,0 +1,282 @@
+"""What a partner sees of its members: shared building blocks and the dashboard.
+
+Every number here reads the watch ledger (seconds and completions per user, class and the
+**client's** local day), class progress (last watched) and playback sessions; never raw
+heartbeats. A member's watching counts from their joined day on: ledger days on or after the
+local day (client's zone, the ledger's) on which ``joined_at`` falls. Each query is scoped to the
+caller's partner here (``partner_id``); the client filter is added by the tenancy layer.
+
+The members list, analytics and billing live beside this module (members.py, analytics.py,
+billing.py) and build on the pieces below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Date, and_, case, cast, distinct, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from stvos.kit.clock import utcnow
+from stvos.kit.errors import ValidationFailed
+from stvos.kit.orm import UtcDateTime
+from stvos.kit.policy import Caller
+from stvos.models import ClassProgress, Partner, PartnerMembership, User, WatchLedger
+from stvos.partners.errors import PartnerNotFound
+
+ACTIVE_WINDOW = timedelta(days=30)
+DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerView:
+    """The caller's partner and the two zones its numbers are read in."""
+
+    id: int
+    name: str
+    billing_rate_minor: int
+    currency: str
+    zone: ZoneInfo  # the partner's (None in the row: the client's): "today", billing months
+    client_zone: ZoneInfo  # the client's: the zone of the ledger's days
+
+    @property
+    def zone_name(self) -> str:
+        return self.zone.key
+
+    @property
+    def client_zone_name(self) -> str:
+        return self.client_zone.key
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.zone).date()
+
+
+def _zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    try:
+        return ZoneInfo(name or fallback)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(fallback)
+
+
+async def load_partner(session: AsyncSession, caller: Caller) -> PartnerView:
+    """The signed-in partner staff member's partner (client-scoped lookup)."""
+    client = caller.require_client()
+    if caller.partner_id is None:
+        raise PartnerNotFound()
+    partner = await session.get(Partner, caller.partner_id)
+    if partner is None:
+        raise PartnerNotFound()
+    client_zone = _zone(client.time_zone)
+    return PartnerView(
+        id=partner.id,
+        name=partner.name,
+        billing_rate_minor=partner.billing_rate_minor or 0,
+        currency=partner.currency or "GBP",
+        zone=_zone(partner.time_zone, client_zone.key),
+        client_zone=client_zone,
+    )
+
+
+def minutes(seconds: int | None) -> int:
+    """Whole minutes, rounded half up (every minute figure of the partner portal)."""
+    return (int(seconds or 0) + 30) // 60
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which ``day`` starts in ``zone``."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
+# --- the local day of an instant, in SQL ------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _offset_changes(zone_name: str) -> tuple[tuple[datetime, int], ...]:
+    """``(utc_instant, offset_seconds_from_then_on)`` for the zone, 1990-2060, first = initial.
+
+    Found by stepping a day at a time and narrowing each change to the second (cached).
+    """
+    zone = ZoneInfo(zone_name)
+
+    def offset(moment: datetime) -> int:
+        delta = moment.astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta else 0
+
+    start = datetime(1990, 1, 1, tzinfo=UTC)
+    changes = [(datetime(1, 1, 2, tzinfo=UTC), offset(start))]
+    moment = start
+    end = datetime(2060, 1, 1, tzinfo=UTC)
+    current = changes[0][1]
+    while moment < end:
+        following = moment + timedelta(days=1)
+        if offset(following) != current:
+            low, high = moment, following  # offset(low) == current != offset(high)
+            while (high - low) > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if offset(middle) == current else (low, middle)
+            current = offset(high)
+            changes.append((high.replace(microsecond=0), current))
+        moment = following
+    return tuple(changes)
+
+
+def local_date_sql(column: Any, zone: ZoneInfo, dialect: str) -> ColumnElement[Any]:
+    """SQL for the calendar day (in ``zone``) of the UTC instant ``column``.
+
+    PostgreSQL converts with the zone database itself. SQLite has no zones: the offset in force
+    at the instant is chosen from the zone's offset changes (a ``CASE`` over them) and added.
+    Both compare correctly with a ``Date`` column (the ledger's ``day``).
+    """
+    if dialect == "postgresql":
+        return cast(func.timezone(zone.key, column), Date)
+    changes = _offset_changes(zone.key)
+    if len(changes) == 1:
+        return func.date(column, f"{changes[0][1]:+d} seconds")
+    whens = [
+        (column < literal(changes[index + 1][0], UtcDateTime()), f"{offset:+d} seconds")
+        for index, (_, offset) in enumerate(changes[:-1])
+    ]
+    shift = case(*whens, else_=f"{changes[-1][1]:+d} seconds")
+    return func.date(column, shift)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+# --- shared sub-queries -----------------------------------------------------------------------
+
+
+def counted_ledger(view: PartnerView, dialect: str) -> ColumnElement[bool]:
+    """Join condition: the ledger row is a member's and on or after their joined local day."""
+    joined_day = local_date_sql(PartnerMembership.joined_at, view.client_zone, dialect)
+    return and_(
+        PartnerMembership.user_id == WatchLedger.user_id,
+        PartnerMembership.partner_id == view.id,
+        WatchLedger.day >= joined_day,
+    )
+
+
+def member_user_ids(view: PartnerView) -> Any:
+    return select(PartnerMembership.user_id).where(PartnerMembership.partner_id == view.id)
+
+
+def last_watched_subquery(view: PartnerView) -> Any:
+    """Per member: the latest ``ClassProgress.last_watched_at`` (any class)."""
+    return (
+        select(
+            ClassProgress.user_id.label("user_id"),
+            func.max(ClassProgress.last_watched_at).label("last_watched_at"),
+        )
+        .where(ClassProgress.user_id.in_(member_user_ids(view)))
+        .group_by(ClassProgress.user_id)
+        .subquery("last_watched")
+    )
+
+
+def last_active_expr(last_watched: Any) -> ColumnElement[Any]:
+    """The later of the user's last sign-in and last watching (NULL when neither happened)."""
+    login = User.last_login_at
+    watched = last_watched.c.last_watched_at
+    return case(
+        (watched.is_(None), login),
+        (login.is_(None), watched),
+        (watched > login, watched),
+        else_=login,
+    )
+
+
+def percent_change(current: int, previous: int) -> float | None:
+    """Percent change against the previous period; None when the previous period had nothing."""
+    if previous == 0:
+        return None
+    return round((current - previous) * 100 / previous, 1)
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+
+async def dashboard(session: AsyncSession, caller: Caller, days: int) -> dict[str, Any]:
+    """Headline numbers for the last ``days`` local days (partner's zone) and their trends.
+
+    totalMembers: every member joined so far. activeMembers: members whose last activity
+    (sign-in or watching) is on or after the period's first local midnight.
+    totalWatchTimeMinutes / totalClassesWatched: ledger minutes / completions in the period.
+    trends: percent change of new members and of watch minutes against the previous period of
+    the same length (None when that period had none).
+    """
+    view = await load_partner(session, caller)
+    dialect = dialect_of(session)
+    now = utcnow()
+    last_day = view.today(now)
+    first_day = last_day - timedelta(days=days - 1)
+    previous_first = first_day - timedelta(days=days)
+    period_start = local_midnight(first_day, view.zone)
+    previous_start = local_midnight(previous_first, view.zone)
+
+    joined = PartnerMembership.joined_at
+    members = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((joined >= period_start, 1), else_=0)), 0),
+                func.coalesce(
+                    func.sum(case((and_(joined >= previous_start, joined < period_start), 1))),
+                    0,
+                ),
+            ).where(PartnerMembership.partner_id == view.id, joined <= now)
+        )
+    ).one()
+
+    last_watched = last_watched_subquery(view)
+    last_active = last_active_expr(last_watched)
+    active = await session.scalar(
+        select(func.count())
+        .select_from(PartnerMembership)
+        .join(User, User.id == PartnerMembership.user_id)
+        .outerjoin(last_watched, last_watched.c.user_id == PartnerMembership.user_id)
+        .where(PartnerMembership.partner_id == view.id, last_active >= period_start)
+    )
+
+    in_period = WatchLedger.day >= first_day
+    watched = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(case((in_period, WatchLedger.watched_seconds))), 0),
+                func.coalesce(func.sum(case((in_period, WatchLedger.completions))), 0),
+                func.coalesce(func.sum(case((~in_period, WatchLedger.watched_seconds))), 0),
+                func.count(distinct(case((in_period, WatchLedger.class_id)))),
+            )
+            .select_from(WatchLedger)
+            .join(PartnerMembership, counted_ledger(view, dialect))
+            .where(WatchLedger.day >= previous_first, WatchLedger.day <= last_day)
+        )
+    ).one()
+    watch_minutes, previous_minutes = minutes(watched[0]), minutes(watched[2])
+    return {
+        "total_members": int(members[0]),
+        "active_members": int(active or 0),
+        "total_watch_time_minutes": watch_minutes,
+        "total_classes_watched": int(watched[1]),
+        "trends": {
+            "members_change": percent_change(int(members[1]), int(members[2])),
+            "watch_time_change": percent_change(watch_minutes, previous_minutes),
+        },
+        "period": {
+            "from": first_day,
+            "to": last_day,
+            "days": days,
+            "time_zone": view.zone_name,
+            "new_members": int(members[1]),
+            "distinct_classes_watched": int(watched[3]),
+        },
+    }
