@@ -176,6 +176,35 @@ class ContentSettings(BaseModel):
         return value
 
 
+class LiveKitSettings(BaseModel):
+    """Video rooms (1-on-1 bookings, live classes) on LiveKit.
+
+    The embedded default signs tokens for a local ``livekit-server --dev`` (key ``devkey``,
+    secret ``secret``, ``ws://localhost:7880``); set all three for a real deployment.
+    """
+
+    url: str = Field(
+        default="ws://localhost:7880",
+        pattern=r"^(wss?|https?)://[^\s]+$",
+        max_length=500,
+        description="The LiveKit server apps connect to (ws:// or wss://).",
+    )
+    api_key: str = Field(default="devkey", min_length=1, max_length=200)
+    api_secret: SecretStr = Field(
+        default=SecretStr("secret"), description="LiveKit API secret (signs room tokens)."
+    )
+    token_ttl_minutes: int = Field(
+        default=120, ge=5, le=24 * 60, description="Lifetime of a room token handed to an app."
+    )
+    join_early_minutes: int = Field(
+        default=10, ge=0, le=60, description="How long before the start a room can be joined."
+    )
+
+    @property
+    def is_dev_default(self) -> bool:
+        return self.api_key == "devkey" and self.api_secret.get_secret_value() == "secret"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STVOS_",
@@ -205,6 +234,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     mail: MailSettings = MailSettings()
     content: ContentSettings = ContentSettings()
+    livekit: LiveKitSettings = LiveKitSettings()
 
     @model_validator(mode="after")
     def _production_needs_explicit_secrets(self) -> Settings:

@@ -26,13 +26,28 @@ from stvos.models.partner import (
 )
 from stvos.models.playback import ClassProgress, PlaybackSession, SessionStatus, WatchLedger
 from stvos.models.progress import ProgressEntry, ProgressKind
-from stvos.models.trainer import Trainer, TrainerInvite
+from stvos.models.trainer import (
+    AvailabilityOverride,
+    AvailabilityRule,
+    Booking,
+    BookingStatus,
+    ServiceMode,
+    TimeOff,
+    Trainer,
+    TrainerInvite,
+    TrainerService,
+    TrainerSpecialisation,
+)
 from stvos.models.user import AccountStatus, PasswordResetToken, RefreshToken, Role, User
 
 __all__ = [
     "AccountStatus",
     "ApiKey",
+    "AvailabilityOverride",
+    "AvailabilityRule",
     "BillingStatement",
+    "Booking",
+    "BookingStatus",
     "Category",
     "ClassProgress",
     "ClassStatus",
@@ -58,9 +73,13 @@ __all__ = [
     "ProgressKind",
     "RefreshToken",
     "Role",
+    "ServiceMode",
     "SessionStatus",
+    "TimeOff",
     "Trainer",
     "TrainerInvite",
+    "TrainerService",
+    "TrainerSpecialisation",
     "User",
     "VideoProvider",
     "Voucher",
