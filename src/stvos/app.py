@@ -45,6 +45,9 @@ from stvos.playback.router import router as playback_router
 from stvos.progress.router import router as progress_router
 from stvos.tenancy.access import ClientAuthenticator
 from stvos.tenancy.router import router as tenancy_router
+from stvos.trainers.booking_router import router as bookings_router
+from stvos.trainers.catalog_router import router as trainer_catalog_router
+from stvos.trainers.portal_router import router as trainer_portal_router
 from stvos.trainers.router import router as trainers_router
 
 DESCRIPTION = """\
@@ -65,6 +68,9 @@ def api_routers() -> list[APIRouter]:
         users_router,
         onboarding_router,
         trainers_router,
+        trainer_catalog_router,
+        bookings_router,
+        trainer_portal_router,
         content_router,
         content_search_router,
         progress_router,

@@ -1,4 +1,6 @@
-from stvos.kit.errors import Conflict, NotFound, StvosError
+"""Errors of the trainers capability: profiles, invites, services, availability, bookings."""
+
+from stvos.kit.errors import Conflict, InvalidStateTransition, NotFound, StvosError
 
 
 class TrainerNotFound(NotFound):
@@ -35,3 +37,32 @@ class InviteEmailMismatch(StvosError):
 class TrainerHasAccount(Conflict):
     code = "TRAINER_HAS_ACCOUNT"
     default_message = "This trainer profile already has a login"
+
+
+# --- services, availability and bookings ------------------------------------------------------
+
+
+class ServiceNotFound(NotFound):
+    default_message = "No such service"
+
+
+class BookingNotFound(NotFound):
+    default_message = "No such booking"
+
+
+class SlotUnavailable(Conflict):
+    """The slot is not (or no longer) bookable: taken, outside the hours, too soon, too far."""
+
+    code = "SLOT_UNAVAILABLE"
+    default_message = "This time is no longer available"
+
+
+class BookingWindowClosed(Conflict):
+    """Outside the time an action is allowed in (joining too early or after the end)."""
+
+    code = "BOOKING_WINDOW_CLOSED"
+    default_message = "This booking cannot be changed or joined at this time"
+
+
+class BookingStateConflict(InvalidStateTransition):
+    default_message = "This booking cannot change from its current status"
