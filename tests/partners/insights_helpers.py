@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
-from stvos.models import ClassProgress, Partner, PartnerMembership, User, WatchLedger
+from stvos.kit.zones import quarter_hour_floor
+from stvos.models import (
+    ClassProgress,
+    Client,
+    Partner,
+    PartnerMembership,
+    User,
+    WatchLedger,
+)
 from tests.support.factories import TestClient, TestUser
 
 
@@ -75,16 +84,31 @@ async def add_member(
 async def add_ledger(
     db: Database,
     client: TestClient,
-    *rows: tuple[int, int, date, int, int],
+    *rows: tuple[int, int, date | datetime, int, int],
 ) -> None:
-    """Ledger rows ``(user_id, class_id, day, seconds, completions)``."""
+    """Ledger rows ``(user_id, class_id, when, seconds, completions)``.
+
+    ``when``: an instant (its quarter hour), or a date (noon UTC of that day, the same calendar
+    day in every zone from UTC-12 to UTC+11).
+    """
     async with db.transaction(TenantScope.for_client(client.id)) as session:
-        session.add_all(
-            WatchLedger(
-                user_id=user_id, class_id=class_id, day=day, watched_seconds=s, completions=c
+        zone_name = await session.scalar(select(Client.time_zone).where(Client.id == client.id))
+        zone = ZoneInfo(zone_name or "UTC")
+        for user_id, class_id, when, s, c in rows:
+            if isinstance(when, datetime):
+                period = quarter_hour_floor(when)
+            else:
+                period = datetime(when.year, when.month, when.day, 12, tzinfo=UTC)
+            session.add(
+                WatchLedger(
+                    user_id=user_id,
+                    class_id=class_id,
+                    period_start=period,
+                    day=period.astimezone(zone).date(),
+                    watched_seconds=s,
+                    completions=c,
+                )
             )
-            for user_id, class_id, day, s, c in rows
-        )
 
 
 async def add_progress(

@@ -56,7 +56,7 @@ async def _february(
         (a, class_id, date(2026, 1, 31), 600, 0),  # January
         (a, class_id, date(2026, 2, 1), 1200, 1),
         (a, class_id, date(2026, 2, 20), 600, 0),
-        (c, class_id, date(2026, 2, 14), 6000, 1),  # before c joined
+        (c, class_id, date(2026, 2, 13), 6000, 1),  # before c joined (14 Feb in New York)
         (c, class_id, date(2026, 2, 16), 300, 0),
         (f, class_id, date(2026, 2, 16), 9000, 1),
     )

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
+from stvos.kit.zones import local_date_sql
 from stvos.models import Partner, PartnerMembership
-from stvos.partners.insights import dialect_of, local_date_sql
+from stvos.partners.insights import dialect_of
 from tests.content import add_category, add_class
 from tests.partners import SignedInPartner, error_of, signed_in_partner
 from tests.partners.insights_helpers import (
@@ -202,14 +203,48 @@ async def test_the_partners_zone_decides_today(
     gym = await signed_in_partner(http, db, client_a)
     await set_partner(db, client_a, gym.id, time_zone="Pacific/Honolulu")
     data = (await http.get("/partner/analytics/watch-time", headers=gym.headers)).json()["data"]
-    assert (data["to"], data["timeZone"], data["partnerTimeZone"]) == (
-        "2025-12-31",
-        "Europe/London",
-        "Pacific/Honolulu",
-    )
+    assert (data["to"], data["timeZone"]) == ("2025-12-31", "Pacific/Honolulu")
     dash = (await http.get("/partner/dashboard", headers=gym.headers)).json()["data"]
     assert dash["period"]["to"] == "2025-12-31"
     assert dash["period"]["timeZone"] == "Pacific/Honolulu"
+
+
+async def test_days_are_the_partners_local_days_exactly(
+    clock: FrozenClock, http: httpx.AsyncClient, db: Database, client_a: TestClient
+) -> None:
+    """The app counts in London; a partner in Honolulu (UTC-10) sees its own days, exactly."""
+    clock._now = datetime(2026, 1, 5, tzinfo=UTC)
+    gym = await signed_in_partner(http, db, client_a)
+    await set_partner(db, client_a, gym.id, time_zone="Pacific/Honolulu")
+    class_id = await add_class(db, client_a, "Late Flow", datetime(2025, 12, 1, tzinfo=UTC))
+    member = await add_user(db, client_a, "night-owl@example.com")
+    await add_member(db, client_a, gym.id, member, datetime(2025, 12, 20, tzinfo=UTC))
+    await add_ledger(
+        db,
+        client_a,
+        # 2 January in London, but 1 January (19:00) in Honolulu.
+        (member, class_id, datetime(2026, 1, 2, 5, 0, tzinfo=UTC), 600, 0),
+        # 2 January in both (02:00 in Honolulu).
+        (member, class_id, datetime(2026, 1, 2, 12, 0, tzinfo=UTC), 1200, 1),
+    )
+    query = "from=2026-01-01&to=2026-01-02&granularity=day"
+    data = (await http.get(f"/partner/analytics/watch-time?{query}", headers=gym.headers)).json()[
+        "data"
+    ]
+    assert data["timeZone"] == "Pacific/Honolulu"
+    assert [(p["start"], p["minutes"], p["completions"]) for p in data["series"]] == [
+        ("2026-01-01", 10, 0),
+        ("2026-01-02", 20, 1),
+    ]
+    # The same quarter hours, read by month in Honolulu: December has none of them.
+    query = "from=2025-12-01&to=2026-01-31&granularity=month"
+    data = (await http.get(f"/partner/analytics/watch-time?{query}", headers=gym.headers)).json()[
+        "data"
+    ]
+    assert [(p["start"], p["minutes"]) for p in data["series"]] == [
+        ("2025-12-01", 0),
+        ("2026-01-01", 30),
+    ]
 
 
 async def test_content_tops_and_completion_rates(

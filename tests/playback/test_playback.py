@@ -296,12 +296,19 @@ async def test_ledger_matches_sessions_and_splits_local_days(
         rows = dict(
             (
                 await session.execute(
-                    select(WatchLedger.day, WatchLedger.watched_seconds).where(
-                        WatchLedger.user_id == viewer.id
-                    )
+                    select(WatchLedger.day, func.sum(WatchLedger.watched_seconds))
+                    .where(WatchLedger.user_id == viewer.id)
+                    .group_by(WatchLedger.day)
                 )
             ).all()
         )
+        quarters = (
+            await session.execute(
+                select(WatchLedger.period_start, WatchLedger.watched_seconds)
+                .where(WatchLedger.user_id == viewer.id)
+                .order_by(WatchLedger.period_start)
+            )
+        ).all()
         credited = await session.scalar(
             select(func.sum(PlaybackSession.credited_seconds)).where(
                 PlaybackSession.user_id == viewer.id
@@ -309,6 +316,11 @@ async def test_ledger_matches_sessions_and_splits_local_days(
         )
     assert rows == {date(2026, 1, 1): 300, date(2026, 1, 2): 300}
     assert sum(rows.values()) == credited == 600
+    # Kept by UTC quarter hour, so any other zone's days are exact sums too.
+    assert [(start.astimezone(UTC), seconds) for start, seconds in quarters] == [
+        (datetime(2026, 1, 1, 10, 45, tzinfo=UTC), 300),
+        (datetime(2026, 1, 1, 11, 0, tzinfo=UTC), 300),
+    ]
 
 
 async def test_a_client_threshold_changes_completion(
@@ -375,6 +387,31 @@ async def test_watch_time_counts_as_active_minutes_in_the_progress_summary(
     assert summary.status_code == 200, summary.text
     [day] = summary.json()["data"]["days"]
     assert day["activeMinutes"] == 5
+
+
+async def test_watch_time_falls_on_the_members_own_local_day(
+    http: httpx.AsyncClient,
+    db: Database,
+    client_a: TestClient,
+    clock: FrozenClock,
+) -> None:
+    # The client counts in UTC; the member lives in Los Angeles (UTC-8 in January), where
+    # 2026-01-02 03:00Z is still the evening of January 1st.
+    clock._now = datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+    viewer = await make_user(http, db, client_a, "la@example.com")
+    response = await http.put(
+        "/users/me", json={"profile": {"timeZone": "America/Los_Angeles"}}, headers=viewer.headers
+    )
+    assert response.status_code == 200, response.text
+    class_id = await _class(db, client_a, clock)
+    session_id = (await _start(http, viewer, class_id))["id"]
+    await _watch(http, clock, viewer, session_id, 0, 300)
+    summary = await http.get(
+        "/progress/summary?from=2026-01-01&to=2026-01-02", headers=viewer.headers
+    )
+    assert summary.status_code == 200, summary.text
+    minutes = {d["date"]: d["activeMinutes"] for d in summary.json()["data"]["days"]}
+    assert minutes == {"2026-01-01": 5, "2026-01-02": 0}
 
 
 async def test_a_heartbeat_runs_a_fixed_number_of_statements(

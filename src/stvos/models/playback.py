@@ -75,18 +75,28 @@ class ClassProgress(IdMixin, TenantOwned, Base):
 
 
 class WatchLedger(IdMixin, TenantOwned, Base):
-    """Seconds watched and completions per user, class and day (the client's local day)."""
+    """Seconds watched and completions per user, class and UTC quarter hour.
+
+    A quarter hour lies wholly inside one local day in every zone, so any zone's daily figures
+    (a member's, a partner's, the studio's) are exact sums of these rows. ``day`` is the
+    client's local day of the quarter hour, kept for the client-zone reads and as an index to
+    narrow any window first.
+    """
 
     __tablename__ = "watch_ledger"
     __table_args__ = (
-        UniqueConstraint("client_id", "user_id", "class_id", "day"),
+        UniqueConstraint("client_id", "user_id", "class_id", "period_start"),
         tenant_reference("user_id", "users", ondelete="CASCADE"),
         tenant_reference("class_id", "on_demand_classes", ondelete="CASCADE"),
         Index("ix_watch_ledger_client_id_day", "client_id", "day"),
+        Index(
+            "ix_watch_ledger_client_id_user_id_period_start", "client_id", "user_id", "period_start"
+        ),
     )
 
     user_id: Mapped[int] = mapped_column(BigId)
     class_id: Mapped[int] = mapped_column(BigId)
+    period_start: Mapped[datetime] = mapped_column()  # UTC, on a quarter hour
     day: Mapped[date] = mapped_column(Date)
     watched_seconds: Mapped[int] = mapped_column(Integer, default=0)
     completions: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,8 +1,8 @@
 """Partner analytics from the watch ledger: a zero-filled watch-time series and content tops.
 
-The ledger's ``day`` is the client's local day, so the series' days are the client's days
-(said in the answer as ``timeZone``); the partner's zone decides "today" and so the default
-window. Only members' watching on or after their joined day counts.
+Days, weeks and months are the partner's local ones (its zone, else the client's; said in
+the answer as ``timeZone``), summed exactly from the ledger's UTC quarter hours. Only members'
+watching on or after their joined day counts.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from stvos.partners.insights import (
     PartnerView,
     counted_ledger,
     dialect_of,
+    in_days,
     invalid,
+    ledger_day,
     load_partner,
     minutes,
 )
@@ -57,8 +59,7 @@ def _next_bucket(start: date, granularity: Granularity) -> date:
     return start + timedelta(days=1)
 
 
-def _bucket_sql(granularity: Granularity, dialect: str) -> Any:
-    day = WatchLedger.day
+def _bucket_sql(day: Any, granularity: Granularity, dialect: str) -> Any:
     if granularity == "day":
         return day
     if dialect == "postgresql":
@@ -84,8 +85,9 @@ async def watch_time(
     view = await load_partner(session, caller)
     dialect = dialect_of(session)
     first, last = _window(view, start, end)
-    bucket = _bucket_sql(granularity, dialect).label("bucket")
-    in_window = (WatchLedger.day >= first, WatchLedger.day <= last)
+    local_day = ledger_day(view, dialect, (first, last))
+    bucket = _bucket_sql(local_day, granularity, dialect).label("bucket")
+    in_window = (in_days(view, first, last),)
     metrics = (
         func.coalesce(func.sum(WatchLedger.watched_seconds), 0),
         func.coalesce(func.sum(WatchLedger.completions), 0),
@@ -94,7 +96,7 @@ async def watch_time(
     rows = (
         await session.execute(
             select(bucket, *metrics)
-            .join(PartnerMembership, counted_ledger(view, dialect))
+            .join(PartnerMembership, counted_ledger(view, dialect, (first, last)))
             .where(*in_window)
             .group_by(bucket)
         )
@@ -116,7 +118,7 @@ async def watch_time(
     totals = (
         await session.execute(
             select(*metrics)
-            .join(PartnerMembership, counted_ledger(view, dialect))
+            .join(PartnerMembership, counted_ledger(view, dialect, (first, last)))
             .where(*in_window)
         )
     ).one()
@@ -124,8 +126,7 @@ async def watch_time(
         "from": first,
         "to": last,
         "granularity": granularity,
-        "time_zone": view.client_zone_name,
-        "partner_time_zone": view.zone_name,
+        "time_zone": view.zone_name,
         "series": series,
         "totals": {
             "minutes": minutes(totals[0]),
@@ -148,9 +149,9 @@ async def content(
     base = (
         select()
         .select_from(WatchLedger)
-        .join(PartnerMembership, counted_ledger(view, dialect))
+        .join(PartnerMembership, counted_ledger(view, dialect, (first, last)))
         .join(OnDemandClass, OnDemandClass.id == WatchLedger.class_id)
-        .where(WatchLedger.day >= first, WatchLedger.day <= last)
+        .where(in_days(view, first, last))
     )
     classes = (
         await session.execute(
@@ -188,8 +189,7 @@ async def content(
     return {
         "from": first,
         "to": last,
-        "time_zone": view.client_zone_name,
-        "partner_time_zone": view.zone_name,
+        "time_zone": view.zone_name,
         "top_classes": [
             {
                 "class_id": row[0],

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import case, distinct, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from stvos.partners.insights import (
     PartnerView,
     counted_ledger,
     dialect_of,
+    in_days,
     invalid,
     load_partner,
     minutes,
@@ -37,9 +38,9 @@ BILLABLE_RULE = (
     "member is charged the partner's rate once for the month, whatever their usage."
 )
 USAGE_RULE = (
-    "Usage is read from the watch ledger: the month's calendar days (the ledger's days, in the "
-    "app's time zone) on or after the member's joined day. Minutes are rounded half up per "
-    "member; the totals row adds the members' figures."
+    "Usage is read from the watch ledger: watching during the month in the partner's time zone, "
+    "on or after the member's joined day. Minutes are rounded half up per member; the totals "
+    "row adds the members' figures."
 )
 CLOSING_RULE = (
     "A month closes one day after it ends in the partner's time zone; a closed month's report "
@@ -129,7 +130,7 @@ async def _compute(
     first_day = start.astimezone(view.zone).date()
     last_day = (end.astimezone(view.zone) - timedelta(days=1)).date()
     dialect = dialect_of(session)
-    in_month = and_(WatchLedger.day >= first_day, WatchLedger.day <= last_day)
+    in_month = in_days(view, first_day, last_day)
     usage = (
         select(
             WatchLedger.user_id.label("user_id"),
@@ -139,7 +140,7 @@ async def _compute(
             ).label("classes"),
             func.sum(WatchLedger.completions).label("completions"),
         )
-        .join(PartnerMembership, counted_ledger(view, dialect))
+        .join(PartnerMembership, counted_ledger(view, dialect, (first_day, last_day)))
         .where(in_month)
         .group_by(WatchLedger.user_id)
         .subquery("usage")

@@ -1,10 +1,12 @@
 """What a partner sees of its members: shared building blocks and the dashboard.
 
-Every number here reads the watch ledger (seconds and completions per user, class and the
-**client's** local day), class progress (last watched) and playback sessions; never raw
-heartbeats. A member's watching counts from their joined day on: ledger days on or after the
-local day (client's zone, the ledger's) on which ``joined_at`` falls. Each query is scoped to the
-caller's partner here (``partner_id``); the client filter is added by the tenancy layer.
+Every number here reads the watch ledger (seconds and completions per user, class and UTC
+quarter hour), class progress (last watched) and playback sessions; never raw heartbeats.
+Days, weeks and months are the **partner's** local ones (its zone, else the client's): a
+quarter hour lies wholly inside one local day in every zone, so those sums are exact. A
+member's watching counts from their joined day on (the partner's local day of ``joined_at``).
+Each query is scoped to the caller's partner here (``partner_id``); the client filter is added
+by the tenancy layer.
 
 The members list, analytics and billing live beside this module (members.py, analytics.py,
 billing.py) and build on the pieces below.
@@ -13,19 +15,18 @@ billing.py) and build on the pieces below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Date, and_, case, cast, distinct, func, literal, select
+from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from stvos.kit.clock import utcnow
 from stvos.kit.errors import ValidationFailed
-from stvos.kit.orm import UtcDateTime
 from stvos.kit.policy import Caller
+from stvos.kit.zones import local_date_sql, local_midnight
 from stvos.models import ClassProgress, Partner, PartnerMembership, User, WatchLedger
 from stvos.partners.errors import PartnerNotFound
 
@@ -35,22 +36,17 @@ DEFAULT_DAYS = 30
 
 @dataclass(frozen=True, slots=True)
 class PartnerView:
-    """The caller's partner and the two zones its numbers are read in."""
+    """The caller's partner and the zone its numbers are read in."""
 
     id: int
     name: str
     billing_rate_minor: int
     currency: str
-    zone: ZoneInfo  # the partner's (None in the row: the client's): "today", billing months
-    client_zone: ZoneInfo  # the client's: the zone of the ledger's days
+    zone: ZoneInfo  # the partner's (None in the row: the client's): every day it sees
 
     @property
     def zone_name(self) -> str:
         return self.zone.key
-
-    @property
-    def client_zone_name(self) -> str:
-        return self.client_zone.key
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self.zone).date()
@@ -71,14 +67,12 @@ async def load_partner(session: AsyncSession, caller: Caller) -> PartnerView:
     partner = await session.get(Partner, caller.partner_id)
     if partner is None:
         raise PartnerNotFound()
-    client_zone = _zone(client.time_zone)
     return PartnerView(
         id=partner.id,
         name=partner.name,
         billing_rate_minor=partner.billing_rate_minor or 0,
         currency=partner.currency or "GBP",
-        zone=_zone(partner.time_zone, client_zone.key),
-        client_zone=client_zone,
+        zone=_zone(partner.time_zone, _zone(client.time_zone).key),
     )
 
 
@@ -87,66 +81,8 @@ def minutes(seconds: int | None) -> int:
     return (int(seconds or 0) + 30) // 60
 
 
-def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """The UTC instant at which ``day`` starts in ``zone``."""
-    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
-
-
 def invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
-
-
-# --- the local day of an instant, in SQL ------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def _offset_changes(zone_name: str) -> tuple[tuple[datetime, int], ...]:
-    """``(utc_instant, offset_seconds_from_then_on)`` for the zone, 1990-2060, first = initial.
-
-    Found by stepping a day at a time and narrowing each change to the second (cached).
-    """
-    zone = ZoneInfo(zone_name)
-
-    def offset(moment: datetime) -> int:
-        delta = moment.astimezone(zone).utcoffset()
-        return int(delta.total_seconds()) if delta else 0
-
-    start = datetime(1990, 1, 1, tzinfo=UTC)
-    changes = [(datetime(1, 1, 2, tzinfo=UTC), offset(start))]
-    moment = start
-    end = datetime(2060, 1, 1, tzinfo=UTC)
-    current = changes[0][1]
-    while moment < end:
-        following = moment + timedelta(days=1)
-        if offset(following) != current:
-            low, high = moment, following  # offset(low) == current != offset(high)
-            while (high - low) > timedelta(seconds=1):
-                middle = low + (high - low) / 2
-                low, high = (middle, high) if offset(middle) == current else (low, middle)
-            current = offset(high)
-            changes.append((high.replace(microsecond=0), current))
-        moment = following
-    return tuple(changes)
-
-
-def local_date_sql(column: Any, zone: ZoneInfo, dialect: str) -> ColumnElement[Any]:
-    """SQL for the calendar day (in ``zone``) of the UTC instant ``column``.
-
-    PostgreSQL converts with the zone database itself. SQLite has no zones: the offset in force
-    at the instant is chosen from the zone's offset changes (a ``CASE`` over them) and added.
-    Both compare correctly with a ``Date`` column (the ledger's ``day``).
-    """
-    if dialect == "postgresql":
-        return cast(func.timezone(zone.key, column), Date)
-    changes = _offset_changes(zone.key)
-    if len(changes) == 1:
-        return func.date(column, f"{changes[0][1]:+d} seconds")
-    whens = [
-        (column < literal(changes[index + 1][0], UtcDateTime()), f"{offset:+d} seconds")
-        for index, (_, offset) in enumerate(changes[:-1])
-    ]
-    shift = case(*whens, else_=f"{changes[-1][1]:+d} seconds")
-    return func.date(column, shift)
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -156,13 +92,47 @@ def dialect_of(session: AsyncSession) -> str:
 # --- shared sub-queries -----------------------------------------------------------------------
 
 
-def counted_ledger(view: PartnerView, dialect: str) -> ColumnElement[bool]:
-    """Join condition: the ledger row is a member's and on or after their joined local day."""
-    joined_day = local_date_sql(PartnerMembership.joined_at, view.client_zone, dialect)
+def counted_ledger(
+    view: PartnerView, dialect: str, window: tuple[date, date] | None = None
+) -> ColumnElement[bool]:
+    """Join condition: the ledger row is a member's, on or after their joined local day.
+
+    ``window``: the query reads only the partner's local days ``first..last`` (see
+    :func:`in_days`), which keeps the SQLite zone arithmetic short.
+    """
+    joined_day = local_date_sql(PartnerMembership.joined_at, view.zone, dialect)
     return and_(
         PartnerMembership.user_id == WatchLedger.user_id,
         PartnerMembership.partner_id == view.id,
-        WatchLedger.day >= joined_day,
+        ledger_day(view, dialect, window) >= joined_day,
+    )
+
+
+def _bounds(view: PartnerView, window: tuple[date, date]) -> tuple[datetime, datetime]:
+    first, last = window
+    return local_midnight(first, view.zone), local_midnight(last + timedelta(days=1), view.zone)
+
+
+def ledger_day(
+    view: PartnerView, dialect: str, window: tuple[date, date] | None = None
+) -> ColumnElement[Any]:
+    """The partner's local day of a ledger row (its quarter hour's)."""
+    within = _bounds(view, window) if window is not None else None
+    return local_date_sql(WatchLedger.period_start, view.zone, dialect, within=within)
+
+
+def in_days(view: PartnerView, first: date, last: date) -> ColumnElement[bool]:
+    """Ledger rows of the partner's local days ``first..last``, exactly (by quarter hour).
+
+    The client-day column, two days wider than any zone difference needs, lets the database
+    narrow by its index first.
+    """
+    start, end = _bounds(view, (first, last))
+    return and_(
+        WatchLedger.day >= first - timedelta(days=2),
+        WatchLedger.day <= last + timedelta(days=2),
+        WatchLedger.period_start >= start,
+        WatchLedger.period_start < end,
     )
 
 
@@ -247,7 +217,7 @@ async def dashboard(session: AsyncSession, caller: Caller, days: int) -> dict[st
         .where(PartnerMembership.partner_id == view.id, last_active >= period_start)
     )
 
-    in_period = WatchLedger.day >= first_day
+    in_period = WatchLedger.period_start >= period_start
     watched = (
         await session.execute(
             select(
@@ -257,8 +227,8 @@ async def dashboard(session: AsyncSession, caller: Caller, days: int) -> dict[st
                 func.count(distinct(case((in_period, WatchLedger.class_id)))),
             )
             .select_from(WatchLedger)
-            .join(PartnerMembership, counted_ledger(view, dialect))
-            .where(WatchLedger.day >= previous_first, WatchLedger.day <= last_day)
+            .join(PartnerMembership, counted_ledger(view, dialect, (previous_first, last_day)))
+            .where(in_days(view, previous_first, last_day))
         )
     ).one()
     watch_minutes, previous_minutes = minutes(watched[0]), minutes(watched[2])

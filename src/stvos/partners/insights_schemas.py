@@ -120,8 +120,9 @@ class WatchTimeOut(ApiModel):
     from_: date = Field(alias="from")
     to: date
     granularity: str
-    time_zone: str = Field(description="The zone of the days (the app's: the ledger's days)")
-    partner_time_zone: str = Field(description="The partner's zone: decides the default window")
+    time_zone: str = Field(
+        description="The zone of the days, weeks and months: the partner's (else the app's)"
+    )
     series: list[SeriesPoint] = Field(description="Every bucket of the window, zero-filled")
     totals: WatchTotals
 
@@ -151,8 +152,7 @@ class CategoryStat(ApiModel):
 class ContentOut(ApiModel):
     from_: date = Field(alias="from")
     to: date
-    time_zone: str
-    partner_time_zone: str
+    time_zone: str = Field(description="The zone of the window's days: the partner's")
     top_classes: list[ClassStat] = Field(description="By minutes watched, most first")
     top_categories: list[CategoryStat] = Field(description="By minutes watched, most first")
 

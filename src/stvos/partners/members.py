@@ -31,6 +31,7 @@ from stvos.partners.insights import (
     PartnerView,
     counted_ledger,
     dialect_of,
+    in_days,
     last_active_expr,
     last_watched_subquery,
     load_partner,
@@ -247,7 +248,6 @@ async def member_detail(session: AsyncSession, caller: Caller, user_id: int) -> 
                 OnDemandClass.name,
                 func.sum(WatchLedger.watched_seconds).label("seconds"),
                 func.sum(WatchLedger.completions).label("completions"),
-                func.max(WatchLedger.day).label("last_day"),
                 ClassProgress.completed_at,
                 ClassProgress.last_watched_at,
             )
@@ -269,7 +269,7 @@ async def member_detail(session: AsyncSession, caller: Caller, user_id: int) -> 
             )
             .order_by(
                 ClassProgress.last_watched_at.desc().nulls_last(),
-                func.max(WatchLedger.day).desc(),
+                func.max(WatchLedger.period_start).desc(),
                 WatchLedger.class_id.desc(),
             )
             .limit(HISTORY_LIMIT)
@@ -299,10 +299,11 @@ async def member_detail(session: AsyncSession, caller: Caller, user_id: int) -> 
 async def _recent_minutes(
     session: AsyncSession, view: PartnerView, dialect: str, user_id: int
 ) -> int:
-    since = utcnow().astimezone(view.client_zone).date() - timedelta(days=29)
+    today = view.today(utcnow())
+    window = (today - timedelta(days=29), today)
     seconds = await session.scalar(
         select(func.coalesce(func.sum(WatchLedger.watched_seconds), 0))
-        .join(PartnerMembership, counted_ledger(view, dialect))
-        .where(WatchLedger.user_id == user_id, WatchLedger.day >= since)
+        .join(PartnerMembership, counted_ledger(view, dialect, window))
+        .where(WatchLedger.user_id == user_id, in_days(view, *window))
     )
     return minutes(seconds)

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, literal, select, update
+from sqlalchemy import Executable, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from stvos.kit.clock import utcnow
 from stvos.kit.paging import fetch_page
 from stvos.kit.policy import ClientContext
 from stvos.kit.schemas import PageParams
+from stvos.kit.zones import QUARTER_HOUR, local_date_sql, local_midnight, quarter_hour_floor
 from stvos.models import (
     ClassProgress,
     OnDemandClass,
@@ -41,7 +42,8 @@ TOLERANCE_SECONDS = 5
 IDLE_LIMIT = timedelta(minutes=5)
 CONTINUE_WATCHING_LIMIT = 10
 
-LedgerDay = tuple[date, int, int]  # local day, seconds credited, completions
+# A quarter hour (UTC start), its local day (client's zone), seconds credited, completions.
+LedgerPiece = tuple[datetime, date, int, int]
 
 
 def _progress_answer(
@@ -153,43 +155,54 @@ async def _owned(
     return row[0], row[1]
 
 
-def _by_local_day(now: datetime, seconds: int, completions: int, time_zone: str) -> list[LedgerDay]:
-    """Split the credited stretch ``[now - seconds, now)`` at the client's local midnight.
+def _by_quarter_hour(
+    now: datetime, seconds: int, completions: int, time_zone: str
+) -> list[LedgerPiece]:
+    """Split the credited stretch ``[now - seconds, now)`` at UTC quarter hours.
 
-    The completion belongs to the day it happened (``now``).
+    Each piece carries the client's local day of its quarter hour; the completion belongs to
+    the quarter hour it happened in (``now``'s). A heartbeat every 30 s gives one or two pieces.
     """
     zone = ZoneInfo(time_zone)
-    end = now.astimezone(zone)
-    start = (now - timedelta(seconds=seconds)).astimezone(zone)
-    if start.date() == end.date():
-        return [(end.date(), seconds, completions)]
-    midnight = datetime.combine(end.date(), datetime.min.time(), tzinfo=zone)
-    before = round((midnight - start).total_seconds())
-    return [(start.date(), before, 0), (end.date(), seconds - before, completions)]
+    start = now - timedelta(seconds=seconds)
+    last = quarter_hour_floor(now)
+    period = quarter_hour_floor(start)
+    pieces: list[LedgerPiece] = []
+    counted = 0  # whole seconds given to earlier pieces, so the shares add up exactly
+    while period <= last:
+        following = period + QUARTER_HOUR
+        through = seconds if following >= now else round((following - start).total_seconds())
+        share = max(0, min(seconds, through) - counted)
+        done = completions if period == last else 0
+        if share or done:
+            pieces.append((period, period.astimezone(zone).date(), share, done))
+        counted += share
+        period = following
+    return pieces
 
 
 def _ledger_upsert(
-    dialect: str, client: ClientContext, user_id: int, class_id: int, days: list[LedgerDay]
+    dialect: str, client: ClientContext, user_id: int, class_id: int, pieces: list[LedgerPiece]
 ) -> Executable | None:
-    """One upsert adding the credited seconds and completions to each local day's ledger row."""
+    """One upsert adding the credited seconds and completions to each quarter hour's row."""
     rows = [
         {
             "client_id": client.id,
             "user_id": user_id,
             "class_id": class_id,
+            "period_start": period,
             "day": day,
             "watched_seconds": seconds,
             "completions": completions,
         }
-        for day, seconds, completions in days
-        if seconds > 0 or completions > 0
+        for period, day, seconds, completions in pieces
     ]
     if not rows:
         return None
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(WatchLedger).values(rows)
     return statement.on_conflict_do_update(
-        index_elements=["client_id", "user_id", "class_id", "day"],
+        index_elements=["client_id", "user_id", "class_id", "period_start"],
         set_={
             "watched_seconds": WatchLedger.watched_seconds + statement.excluded.watched_seconds,
             "completions": WatchLedger.completions + statement.excluded.completions,
@@ -202,7 +215,7 @@ async def _write_heartbeat(
     client: ClientContext,
     row: PlaybackSession,
     progress: ClassProgress,
-    days: list[LedgerDay],
+    pieces: list[LedgerPiece],
 ) -> None:
     """Persist the session, the class progress and the ledger: one statement on PostgreSQL.
 
@@ -233,7 +246,7 @@ async def _write_heartbeat(
             completed_at=progress.completed_at,
         )
     )
-    ledger = _ledger_upsert(dialect, client, row.user_id, row.class_id, days)
+    ledger = _ledger_upsert(dialect, client, row.user_id, row.class_id, pieces)
     # The values above are written by these statements, not by the unit of work.
     session.expunge(row)
     session.expunge(progress)
@@ -315,8 +328,8 @@ async def heartbeat(
     if ending:
         row.status = SessionStatus.ENDED.value
         row.ended_at = now
-    days = _by_local_day(now, credited, completions, client.time_zone)
-    await _write_heartbeat(session, client, row, progress, days)
+    pieces = _by_quarter_hour(now, credited, completions, client.time_zone)
+    await _write_heartbeat(session, client, row, progress, pieces)
     return session_out(row, item, progress, client.completion_threshold)
 
 
@@ -411,13 +424,24 @@ async def close_idle_sessions(session: AsyncSession) -> int:
 
 
 async def class_seconds_by_day(
-    session: AsyncSession, user_id: int, start: date, end: date
+    session: AsyncSession, user_id: int, start: date, end: date, zone: ZoneInfo
 ) -> dict[date, int]:
-    from sqlalchemy import func
-
+    """Seconds of classes ``user_id`` watched per local day of ``zone``, ``start``..``end``."""
+    window = (local_midnight(start, zone), local_midnight(end + timedelta(days=1), zone))
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    local_day = local_date_sql(WatchLedger.period_start, zone, dialect, within=window)
     rows = await session.execute(
-        select(WatchLedger.day, func.sum(WatchLedger.watched_seconds))
-        .where(WatchLedger.user_id == user_id, WatchLedger.day >= start, WatchLedger.day <= end)
-        .group_by(WatchLedger.day)
+        select(local_day, func.sum(WatchLedger.watched_seconds))
+        .where(
+            WatchLedger.user_id == user_id,
+            WatchLedger.period_start >= window[0],
+            WatchLedger.period_start < window[1],
+        )
+        .group_by(local_day)
     )
-    return {day: int(seconds or 0) for day, seconds in rows.all()}
+    return {_as_date(day): int(seconds or 0) for day, seconds in rows.all()}
+
+
+def _as_date(value: date | str) -> date:
+    """SQLite answers a computed date as text."""
+    return value if isinstance(value, date) else date.fromisoformat(value)

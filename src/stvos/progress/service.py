@@ -169,14 +169,11 @@ async def history(
 
 
 async def class_minutes_by_day(
-    session: AsyncSession, user_id: int, start: date, end: date
+    session: AsyncSession, user_id: int, start: date, end: date, zone: ZoneInfo
 ) -> dict[date, int]:
-    """Minutes of classes the member watched per day, from the watch ledger (one query).
-
-    The ledger's days are the client's local days; the summary's are the member's. They agree
-    unless the member set a profile time zone other than the client's.
-    """
-    seconds = await playback.class_seconds_by_day(session, user_id, start, end)
+    """Minutes of classes the member watched per local day (their zone), from the watch ledger
+    (one query; its quarter hours add up exactly to any zone's days)."""
+    seconds = await playback.class_seconds_by_day(session, user_id, start, end, zone)
     return {day: round(value / 60) for day, value in seconds.items()}
 
 
@@ -220,7 +217,7 @@ async def summary(
         .group_by(ProgressEntry.local_date)
     )
     by_day = {row[0]: row for row in (await session.execute(grouped)).all()}
-    class_minutes = await class_minutes_by_day(session, user_id, start, end)
+    class_minutes = await class_minutes_by_day(session, user_id, start, end, zone)
 
     days: list[DayOut] = []
     totals = DayTotals()
