@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -15,11 +16,15 @@ from stvos.kit.clock import get_clock, utcnow
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
 from stvos.models import (
+    AvailabilityRule,
     ClassProgress,
     Partner,
     PartnerMembership,
     PartnerProduct,
     PlaybackSession,
+    Trainer,
+    TrainerService,
+    TrainerSpecialisation,
     User,
     Voucher,
     VoucherRedemption,
@@ -181,3 +186,87 @@ async def test_the_demo_partner_has_products_vouchers_and_watching_members(
     assert products["pagination"]["total"] == 3
     public = await http.get("/products", headers={"X-API-Key": first["apiKey"]})
     assert {p["partner"]["name"] for p in public.json()["data"]["items"]} == {"Harbour Gym"}
+
+
+async def _coaching_rows(db: Database, client_id: int) -> dict[str, Any]:
+    async with db.transaction(TenantScope.for_client(client_id), write=False) as session:
+        return {
+            "services": sorted(
+                (s.trainer_id, s.name, s.price_minor, s.mode)
+                for s in await session.scalars(select(TrainerService))
+            ),
+            "rules": sorted(
+                (r.trainer_id, r.weekday, r.start_time, r.end_time)
+                for r in await session.scalars(select(AvailabilityRule))
+            ),
+            "specialisations": sorted(
+                (s.trainer_id, s.slug) for s in await session.scalars(select(TrainerSpecialisation))
+            ),
+            "trainers": sorted(
+                (t.id, t.name, t.time_zone, len(t.certifications or []))
+                for t in await session.scalars(select(Trainer))
+            ),
+        }
+
+
+async def test_the_demo_trainers_are_bookable_coaches(
+    app: FastAPI, http: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    first = await ensure_demo(db, settings)
+    before = await _coaching_rows(db, first["clientId"])
+    second = await ensure_demo(db, settings)
+    assert second["coaching"] == first["coaching"]
+    assert await _coaching_rows(db, first["clientId"]) == before  # a re-run adds nothing
+
+    trainers = before["trainers"]
+    assert len(trainers) >= 6
+    zones = [zone for _id, _name, zone, _certs in trainers]
+    assert "America/New_York" in zones
+    assert zones.count("Europe/London") > len(zones) / 2
+    assert all(certs >= 1 for *_rest, certs in trainers)
+    for trainer_id, *_rest in trainers:
+        services = [s for s in before["services"] if s[0] == trainer_id]
+        assert 1 <= len(services) <= 3
+        assert all(s[2] > 0 for s in services)
+        assert any(r[0] == trainer_id for r in before["rules"])
+        assert any(s[0] == trainer_id for s in before["specialisations"])
+    assert {mode for *_rest, mode in before["services"]} == {"video", "in_person"}
+    assert first["coaching"] == {
+        "services": len(before["services"]),
+        "availabilityRules": len(before["rules"]),
+        "trainersWithServices": len(trainers),
+    }
+    # Hours are local wall times, inside the day, with weekday and weekend hours.
+    assert all(start < end for _t, _d, start, end in before["rules"])
+    assert {weekday for _t, weekday, _s, _e in before["rules"]} >= {0, 1, 2, 3, 4, 5}
+
+    app.state.authenticator.invalidate()
+    headers = {"X-API-Key": first["apiKey"]}
+    listed = await http.get("/trainers", headers=headers)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["data"]["items"]
+    assert len(items) == len(trainers)
+    assert all(t["servicesCount"] >= 1 and t["fromPrice"] for t in items)
+    boxing = (await http.get("/trainers?specialisation=Boxing", headers=headers)).json()["data"]
+    (sam,) = boxing["items"]
+    assert sam["timeZone"] == "America/New_York"
+    maya = next(t for t in items if t["name"] == "Coach Maya")
+    services = (await http.get(f"/trainers/{maya['id']}/services", headers=headers)).json()
+    by_name = {s["name"]: s for s in services["data"]["items"]}
+    assert by_name["1:1 Video PT"]["price"] == "40.00"
+    assert by_name["1:1 Video PT"]["durationMinutes"] == 45
+    assert by_name["Mobility check-in"]["price"] == "25.00"
+    assert by_name["Studio PT"]["mode"] == "in_person"
+    assert by_name["Studio PT"]["location"]
+
+    login = first["logins"]["trainer"]
+    response = await http.post(
+        "/auth/login",
+        json={"email": login["email"], "password": login["password"]},
+        headers=headers,
+    )
+    bearer = {**headers, "Authorization": f"Bearer {response.json()['data']['accessToken']}"}
+    me = (await http.get("/trainer/me", headers=bearer)).json()["data"]
+    assert me["id"] == maya["id"]
+    assert me["timeZone"] == "Europe/London"
+    assert {s["name"] for s in me["services"]} == set(by_name)

@@ -1,7 +1,8 @@
 """Create the demo client once; later runs find it and print the same key and logins.
 
 The demo client is a branded studio with a login for every role (studio admin, member,
-trainer, partner staff), so a newcomer can try each side of the API at once.
+trainer, partner staff), so a newcomer can try each side of the API at once; its trainers
+have bookable services and weekly hours (coach connect).
 
 The database keeps only hashes, so the raw demo key and passwords are remembered in
 ``<data dir>/demo-credentials.json`` (mode 0600) for reprinting. That is a convenience of a
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stvos.accounts import passwords
 from stvos.accounts.service import create_user, normalize_email
 from stvos.config import Settings
+from stvos.demo.coaching import ensure_demo_coaching
 from stvos.demo.content import ensure_demo_library, ensure_platform_categories
 from stvos.demo.partner import ensure_demo_partner
 from stvos.kit import security
@@ -195,6 +197,8 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
                     await _trainer_profile(session, user)
             logins[name] = {"email": login.email, "password": password}
         library = await ensure_demo_library(session)
+        # After the library, which makes the trainers: their services and weekly hours.
+        coaching = await ensure_demo_coaching(session)
         # After the library: the partner's members watch its classes.
         partner = await ensure_demo_partner(session, context, DEMO_PARTNER)
 
@@ -205,6 +209,7 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
         "apiKey": api_key,
         "logins": logins,
         "library": library,
+        "coaching": coaching,
         "partner": {"name": DEMO_PARTNER, **partner},
     }
     _remember(settings, payload)

@@ -122,6 +122,7 @@ class Mailer:
 
     def __init__(self, settings: Settings) -> None:
         self.transport = Transport.SMTP if settings.mail.smtp_host else Transport.OUTBOX
+        self.from_address = settings.mail.from_address  # e.g. an invitation's organiser
         self.log_bodies = (
             settings.environment == "development" and self.transport is Transport.OUTBOX
         )

@@ -1,6 +1,6 @@
 """Errors of the trainers capability: profiles, invites, services, availability, bookings."""
 
-from stvos.kit.errors import Conflict, InvalidStateTransition, NotFound, StvosError
+from stvos.kit.errors import Conflict, Forbidden, InvalidStateTransition, NotFound, StvosError
 
 
 class TrainerNotFound(NotFound):
@@ -66,3 +66,26 @@ class BookingWindowClosed(Conflict):
 
 class BookingStateConflict(InvalidStateTransition):
     default_message = "This booking cannot change from its current status"
+
+
+class NoTrainerProfile(Forbidden):
+    """A ``trainer``-role login that no trainer profile points at (the studio links them)."""
+
+    default_message = (
+        "No trainer profile is linked to this login; ask the studio to link your profile"
+    )
+
+
+class OverrideNotFound(NotFound):
+    default_message = "This day has no availability override"
+
+
+class TimeOffNotFound(NotFound):
+    default_message = "No such time off"
+
+
+class NotAVideoSession(Conflict):
+    """Joining the video room of an in-person booking: there is none (the catalogue's generic
+    ``CONFLICT`` code, with a message that says why)."""
+
+    default_message = "This is an in-person session; it has no video room"

@@ -41,7 +41,8 @@ router = api_router(tags=["trainers"])
     summary="Create a trainer profile",
 )
 async def create_trainer(body: TrainerIn, session: DbSession) -> Envelope[TrainerOut]:
-    return ok(TrainerOut.model_validate(await service.create_trainer(session, body)))
+    trainer = await service.create_trainer(session, body)
+    return ok(await service.trainer_answer(session, trainer))
 
 
 @router.get(
@@ -52,7 +53,7 @@ async def create_trainer(body: TrainerIn, session: DbSession) -> Envelope[Traine
 )
 async def list_trainers(session: DbSession, paging: Paging) -> Envelope[Page[TrainerOut]]:
     items, total = await service.list_trainers(session, paging)
-    return ok(paging.page_of([TrainerOut.model_validate(t) for t in items], total))
+    return ok(paging.page_of(await service.trainer_answers(session, items), total))
 
 
 @router.get(
@@ -61,20 +62,25 @@ async def list_trainers(session: DbSession, paging: Paging) -> Envelope[Page[Tra
     dependencies=[allow(Auth.STAFF)],
 )
 async def get_trainer(trainer_id: ObjectId, session: DbSession) -> Envelope[TrainerOut]:
-    return ok(TrainerOut.model_validate(await service.get_trainer(session, trainer_id)))
+    trainer = await service.get_trainer(session, trainer_id)
+    return ok(await service.trainer_answer(session, trainer))
 
 
 @router.put(
     "/manage/trainers/{trainer_id}",
     response_model=Envelope[TrainerOut],
     dependencies=[allow(Auth.STAFF)],
-    summary="Replace a trainer profile (name, bio, imageUrl, isActive)",
+    summary="Replace a trainer profile",
+    description=(
+        "The whole profile: name, bio, imageUrl, isActive, specialisations, certifications, "
+        "timeZone; fields left out are cleared (timeZone: the app's zone)."
+    ),
 )
 async def replace_trainer(
     trainer_id: ObjectId, body: TrainerReplace, session: DbSession
 ) -> Envelope[TrainerOut]:
     trainer = await service.update_trainer(session, trainer_id, body.model_dump())
-    return ok(TrainerOut.model_validate(trainer))
+    return ok(await service.trainer_answer(session, trainer))
 
 
 @router.patch(
@@ -87,7 +93,7 @@ async def update_trainer(
     trainer_id: ObjectId, body: TrainerPatch, session: DbSession
 ) -> Envelope[TrainerOut]:
     trainer = await service.update_trainer(session, trainer_id, body.model_dump(exclude_unset=True))
-    return ok(TrainerOut.model_validate(trainer))
+    return ok(await service.trainer_answer(session, trainer))
 
 
 # --- trainer invites (studio back office) -----------------------------------------------------

@@ -1,4 +1,8 @@
-"""Wire models of trainers: profiles (minimal for now) and trainer invites."""
+"""Wire models of the studio's trainer profiles (``/manage/trainers``) and trainer invites.
+
+The profile field types (specialisations, certifications, time zone) are the catalogue's, so
+the studio and the trainer portal validate them alike.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ from pydantic import EmailStr, Field, HttpUrl, field_validator
 
 from stvos.accounts.schemas import AuthAnswer, ClientBrief, Password
 from stvos.kit.schemas import ApiModel, RequestModel
+from stvos.trainers.catalog_schemas import (
+    CertificationOut,
+    Certifications,
+    Specialisations,
+    TimeZoneName,
+)
 
 InviteStatus = Literal["pending", "accepted", "expired", "revoked"]
 
@@ -19,6 +29,15 @@ class TrainerIn(RequestModel):
     name: str = Field(min_length=1, max_length=120)
     bio: str | None = Field(default=None, max_length=5000)
     image_url: HttpUrl | None = Field(default=None, description="http(s) URL of a portrait")
+    specialisations: Specialisations | None = Field(
+        default=None, description="1 to 20 names, 2 to 60 characters each; null: none"
+    )
+    certifications: Certifications = Field(
+        default_factory=list, description="[{name, issuer?, year?}]"
+    )
+    time_zone: TimeZoneName | None = Field(
+        default=None, description="IANA zone of the trainer's hours; null: the app's zone"
+    )
 
 
 class TrainerPatch(RequestModel):
@@ -28,6 +47,13 @@ class TrainerPatch(RequestModel):
     bio: str | None = Field(default=None, max_length=5000)
     image_url: HttpUrl | None = Field(default=None, description="http(s) URL of a portrait")
     is_active: bool | None = None
+    specialisations: Specialisations | None = Field(
+        default=None, description="Replaces the whole list; null clears it"
+    )
+    certifications: Certifications | None = Field(
+        default=None, description="Replaces the whole list; null clears it"
+    )
+    time_zone: TimeZoneName | None = Field(default=None, description="null: the app's zone")
 
     @field_validator("name", "is_active")
     @classmethod
@@ -38,7 +64,7 @@ class TrainerPatch(RequestModel):
 
 
 class TrainerReplace(TrainerIn):
-    """The whole profile (PUT): bio and image left out are cleared."""
+    """The whole profile (PUT): fields left out are cleared (the time zone: the app's)."""
 
     is_active: bool = True
 
@@ -50,6 +76,9 @@ class TrainerOut(ApiModel):
     image_url: str | None
     is_active: bool
     user_id: int | None = Field(description="The trainer's own login, once an invite is accepted")
+    specialisations: list[str] = Field(description="Names, in the order given")
+    certifications: list[CertificationOut]
+    time_zone: str | None = Field(description="IANA zone of the trainer's hours; null: the app's")
     created_at: datetime
 
 

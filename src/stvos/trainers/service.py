@@ -33,6 +33,7 @@ from stvos.kit.schemas import PageParams
 from stvos.manage.content_service import refresh_search_people
 from stvos.models import Client, Role, Trainer, TrainerInvite, User
 from stvos.tenancy.service import client_brief
+from stvos.trainers import catalog
 from stvos.trainers.errors import (
     InviteEmailMismatch,
     InviteExpired,
@@ -42,7 +43,13 @@ from stvos.trainers.errors import (
     TrainerHasAccount,
     TrainerNotFound,
 )
-from stvos.trainers.schemas import InviteAcceptIn, InviteStatus, TrainerIn, TrainerInviteIn
+from stvos.trainers.schemas import (
+    InviteAcceptIn,
+    InviteStatus,
+    TrainerIn,
+    TrainerInviteIn,
+    TrainerOut,
+)
 
 # Unambiguous when read aloud or typed from paper: no 0/O, no 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -55,14 +62,10 @@ _CODE_ATTEMPTS = 5
 
 
 async def create_trainer(session: AsyncSession, body: TrainerIn) -> Trainer:
-    trainer = Trainer(
-        name=body.name,
-        bio=body.bio,
-        image_url=str(body.image_url) if body.image_url else None,
-        is_active=True,
-    )
+    trainer = Trainer(name=body.name, is_active=True)
     session.add(trainer)
     await session.flush()
+    await catalog.apply_profile(session, trainer, body.model_dump(exclude={"name"}))
     return trainer
 
 
@@ -82,15 +85,36 @@ async def update_trainer(
 ) -> Trainer:
     """Change a profile; a new name is carried into its classes' ``search_people``."""
     trainer = await get_trainer(session, trainer_id)
-    if changes.get("image_url") is not None:
-        changes["image_url"] = str(changes["image_url"])
     renamed = "name" in changes and changes["name"] != trainer.name
-    for field, value in changes.items():
-        setattr(trainer, field, value)
-    await session.flush()
+    await catalog.apply_profile(session, trainer, changes)
     if renamed:
         await refresh_search_people(session, trainer_id=trainer.id)
     return trainer
+
+
+async def trainer_answers(session: AsyncSession, trainers: list[Trainer]) -> list[TrainerOut]:
+    """The studio's view of ``trainers``: one statement for all their specialisations."""
+    names = await catalog.specialisations_of(session, [t.id for t in trainers])
+    return [
+        TrainerOut(
+            id=t.id,
+            name=t.name,
+            bio=t.bio,
+            image_url=t.image_url,
+            is_active=t.is_active,
+            user_id=t.user_id,
+            specialisations=names.get(t.id, []),
+            certifications=catalog.certifications_out(t),
+            time_zone=t.time_zone,
+            created_at=t.created_at,
+        )
+        for t in trainers
+    ]
+
+
+async def trainer_answer(session: AsyncSession, trainer: Trainer) -> TrainerOut:
+    (answer,) = await trainer_answers(session, [trainer])
+    return answer
 
 
 # --- invites: codes and status ----------------------------------------------------------------
