@@ -11,6 +11,14 @@ from stvos.models.content import (
     VideoProvider,
 )
 from stvos.models.idempotency import IdempotencyRecord, PlatformIdempotencyRecord
+from stvos.models.live import (
+    LiveAttendance,
+    LiveClass,
+    LiveClassSeries,
+    LiveClassStatus,
+    LiveRegistration,
+    RegistrationStatus,
+)
 from stvos.models.mail import OutboxMail
 from stvos.models.onboarding import OnboardingSession
 from stvos.models.partner import (
@@ -55,6 +63,11 @@ __all__ = [
     "ClientStatus",
     "IdempotencyRecord",
     "Intensity",
+    "LiveAttendance",
+    "LiveClass",
+    "LiveClassSeries",
+    "LiveClassStatus",
+    "LiveRegistration",
     "OnDemandClass",
     "OnboardingSession",
     "OutboxMail",
@@ -72,6 +85,7 @@ __all__ = [
     "ProgressEntry",
     "ProgressKind",
     "RefreshToken",
+    "RegistrationStatus",
     "Role",
     "ServiceMode",
     "SessionStatus",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stvos.kit.orm import Base, BigId, IdMixin, TenantOwned, tenant_key, tenant_reference
@@ -80,14 +80,18 @@ class WatchLedger(IdMixin, TenantOwned, Base):
     A quarter hour lies wholly inside one local day in every zone, so any zone's daily figures
     (a member's, a partner's, the studio's) are exact sums of these rows. ``day`` is the
     client's local day of the quarter hour, kept for the client-zone reads and as an index to
-    narrow any window first.
+    narrow any window first. A row is an on-demand class's (``class_id``) or a live class's
+    (``live_class_id``: minutes present in its room), never both.
     """
 
     __tablename__ = "watch_ledger"
     __table_args__ = (
         UniqueConstraint("client_id", "user_id", "class_id", "period_start"),
+        UniqueConstraint("client_id", "user_id", "live_class_id", "period_start"),
+        CheckConstraint("(class_id IS NULL) <> (live_class_id IS NULL)", name="one_class_kind"),
         tenant_reference("user_id", "users", ondelete="CASCADE"),
         tenant_reference("class_id", "on_demand_classes", ondelete="CASCADE"),
+        tenant_reference("live_class_id", "live_classes", ondelete="CASCADE"),
         Index("ix_watch_ledger_client_id_day", "client_id", "day"),
         Index(
             "ix_watch_ledger_client_id_user_id_period_start", "client_id", "user_id", "period_start"
@@ -95,7 +99,8 @@ class WatchLedger(IdMixin, TenantOwned, Base):
     )
 
     user_id: Mapped[int] = mapped_column(BigId)
-    class_id: Mapped[int] = mapped_column(BigId)
+    class_id: Mapped[int | None] = mapped_column(BigId)
+    live_class_id: Mapped[int | None] = mapped_column(BigId)
     period_start: Mapped[datetime] = mapped_column()  # UTC, on a quarter hour
     day: Mapped[date] = mapped_column(Date)
     watched_seconds: Mapped[int] = mapped_column(Integer, default=0)

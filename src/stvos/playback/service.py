@@ -27,7 +27,12 @@ from stvos.kit.clock import utcnow
 from stvos.kit.paging import fetch_page
 from stvos.kit.policy import ClientContext
 from stvos.kit.schemas import PageParams
-from stvos.kit.zones import QUARTER_HOUR, local_date_sql, local_midnight, quarter_hour_floor
+from stvos.kit.zones import (
+    local_date_sql,
+    local_midnight,
+    quarter_hour_floor,
+    quarter_hour_shares,
+)
 from stvos.models import (
     ClassProgress,
     OnDemandClass,
@@ -164,21 +169,14 @@ def _by_quarter_hour(
     the quarter hour it happened in (``now``'s). A heartbeat every 30 s gives one or two pieces.
     """
     zone = ZoneInfo(time_zone)
-    start = now - timedelta(seconds=seconds)
-    last = quarter_hour_floor(now)
-    period = quarter_hour_floor(start)
-    pieces: list[LedgerPiece] = []
-    counted = 0  # whole seconds given to earlier pieces, so the shares add up exactly
-    while period <= last:
-        following = period + QUARTER_HOUR
-        through = seconds if following >= now else round((following - start).total_seconds())
-        share = max(0, min(seconds, through) - counted)
-        done = completions if period == last else 0
-        if share or done:
-            pieces.append((period, period.astimezone(zone).date(), share, done))
-        counted += share
-        period = following
-    return pieces
+    shares = dict(quarter_hour_shares(now, seconds))
+    if completions:
+        shares.setdefault(quarter_hour_floor(now), 0)
+    current = quarter_hour_floor(now)
+    return [
+        (period, period.astimezone(zone).date(), share, completions if period == current else 0)
+        for period, share in sorted(shares.items())
+    ]
 
 
 def _ledger_upsert(
