@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from stvos.kit.tenancy import TenantScope
 from stvos.models import (
     AvailabilityRule,
     ClassProgress,
+    LiveClass,
     Partner,
     PartnerMembership,
     PartnerProduct,
@@ -270,3 +272,43 @@ async def test_the_demo_trainers_are_bookable_coaches(
     assert me["id"] == maya["id"]
     assert me["timeZone"] == "Europe/London"
     assert {s["name"] for s in me["services"]} == set(by_name)
+
+
+async def test_the_demo_studio_has_live_classes_over_the_coming_two_weeks(
+    app: FastAPI, http: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    first = await ensure_demo(db, settings)
+    second = await ensure_demo(db, settings)
+    assert second["liveClasses"] == first["liveClasses"]  # a re-run adds nothing
+    now = utcnow()
+    async with db.transaction(TenantScope.for_client(first["clientId"]), write=False) as session:
+        classes = list(await session.scalars(select(LiveClass).order_by(LiveClass.starts_at)))
+        trainers = {t.id: t for t in await session.scalars(select(Trainer))}
+    assert len(classes) == first["liveClasses"] >= 20
+    soon, horizon = now - timedelta(minutes=5), now + timedelta(days=14)
+    assert all(soon < c.starts_at <= horizon for c in classes)
+    assert all(c.status == "scheduled" and c.registered_count == 0 for c in classes)
+    assert len({c.room_name for c in classes}) == len(classes)
+    assert any(c.capacity <= 5 for c in classes)
+    assert len({c.starts_at.date() for c in classes}) >= 10  # spread over the days
+    assert len({c.trainer_id for c in classes}) >= 5
+    # Local wall times in each trainer's zone: Sam's boxing is at 19:00 in New York.
+    boxing = [c for c in classes if c.title == "Ring Conditioning"]
+    zone = ZoneInfo(trainers[boxing[0].trainer_id].time_zone or "UTC")
+    assert {c.starts_at.astimezone(zone).strftime("%H:%M") for c in boxing} == {"19:00"}
+    # Staff see them in the back office.
+    app.state.authenticator.invalidate()
+    login = first["logins"]["admin"]
+    headers = {"X-API-Key": first["apiKey"]}
+    token = (
+        await http.post(
+            "/auth/login",
+            json={"email": login["email"], "password": login["password"]},
+            headers=headers,
+        )
+    ).json()["data"]["accessToken"]
+    listed = await http.get(
+        "/manage/live-classes", headers={**headers, "Authorization": f"Bearer {token}"}
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["data"]["pagination"]["total"] == len(classes)

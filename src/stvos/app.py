@@ -26,12 +26,16 @@ from stvos.docs.openapi import build_openapi
 from stvos.docs.router import router as docs_router
 from stvos.health.router import router as health_router
 from stvos.housekeeping.service import Housekeeper
+from stvos.integrations.livekit import LiveKitRoomService
 from stvos.integrations.mail import mail_services
 from stvos.kit.db import Database
 from stvos.kit.handlers import install_error_handlers
 from stvos.kit.idempotency import IdempotentReplay, on_replay
 from stvos.kit.middleware import RequestContextMiddleware
 from stvos.kit.ratelimit import RateLimiter
+from stvos.live.member_router import router as live_member_router
+from stvos.live.room_router import router as live_room_router
+from stvos.live.schedule_router import router as live_schedule_router
 from stvos.manage.content_router import router as manage_content_router
 from stvos.manage.router import router as manage_router
 from stvos.onboarding.router import router as onboarding_router
@@ -73,6 +77,9 @@ def api_routers() -> list[APIRouter]:
         trainer_portal_router,
         content_router,
         content_search_router,
+        live_member_router,
+        live_schedule_router,
+        live_room_router,
         progress_router,
         playback_router,
         partners_router,
@@ -92,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     limiter = RateLimiter(redis_url)
     mailer, mail_dispatcher = mail_services(settings, database)
+    livekit_rooms = LiveKitRoomService(settings.livekit)
 
     interval = settings.housekeeping_interval_minutes
     housekeeper = Housekeeper(database, timedelta(minutes=interval)) if interval else None
@@ -103,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if mail_dispatcher is not None:
             mail_dispatcher.start()
         yield
+        await livekit_rooms.aclose()
         if mail_dispatcher is not None:
             await mail_dispatcher.stop()
         if housekeeper is not None:
@@ -133,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings, signer=signer, limiter=limiter, vouchers=PartnerVoucherRedeemer()
     )
     app.state.mailer = mailer
+    app.state.livekit_rooms = livekit_rooms
     app.state.mail_dispatcher = mail_dispatcher
     app.state.housekeeper = housekeeper
     app.state.started_monotonic = time.monotonic()

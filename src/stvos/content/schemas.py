@@ -4,11 +4,12 @@ only handed out, signed and short-lived, by ``/video/access/:classId``."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from stvos.kit.schemas import ApiModel
+from stvos.live.member_schemas import LiveClassOut
 
 ClassSort = Literal["newest", "popular", "duration", "name"]
 IntensityName = Literal["low", "medium", "high"]
@@ -70,8 +71,9 @@ class DiscoverAnswer(ApiModel):
     continue_watching: list[ContinueWatching] = Field(
         description="Classes the user started and has not finished, most recent first"
     )
-    upcoming_live: list[dict[str, Any]] = Field(
-        description="The next live classes (filled once live classes exist; empty until then)"
+    upcoming_live: list[LiveClassOut] = Field(
+        description="The next scheduled or live classes, soonest first (at most 10), with "
+        "spotsLeft and the member's own registration; empty when live classes are off"
     )
     categories: list[CategoryOut]
     new_this_week: list[ClassSummary] = Field(description="Published in the last 7 days")

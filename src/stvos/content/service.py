@@ -37,6 +37,8 @@ from stvos.kit.clock import utcnow
 from stvos.kit.errors import ValidationFailed
 from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import FieldError, PageParams
+from stvos.live import seats as live_seats
+from stvos.live.member_schemas import LiveClassOut
 from stvos.models import Category, ClassStatus, OnDemandClass, PlatformCategory, Trainer
 
 RELATED_LIMIT = 6
@@ -255,13 +257,12 @@ async def list_categories(
 # --- discover ---------------------------------------------------------------------------------
 
 
-async def upcoming_live(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
-    """Hook for the live-classes capability: the next scheduled live classes.
-
-    No live classes exist yet: always empty until the live domain lands and fills this.
-    """
-    del session, user_id
-    return []
+async def upcoming_live(session: AsyncSession, user_id: int) -> list[LiveClassOut]:
+    """The next scheduled or live classes, soonest first, with their free seats and the
+    member's own registration; empty when the client has live classes switched off."""
+    if not await live_seats.live_classes_enabled(session, user_id):
+        return []
+    return await live_seats.upcoming(session, now=utcnow(), user_id=user_id)
 
 
 async def discover(

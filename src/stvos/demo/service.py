@@ -27,6 +27,7 @@ from stvos.accounts.service import create_user, normalize_email
 from stvos.config import Settings
 from stvos.demo.coaching import ensure_demo_coaching
 from stvos.demo.content import ensure_demo_library, ensure_platform_categories
+from stvos.demo.live import ensure_demo_live_classes
 from stvos.demo.partner import ensure_demo_partner
 from stvos.kit import security
 from stvos.kit.db import Database
@@ -201,6 +202,8 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
         coaching = await ensure_demo_coaching(session)
         # After the library: the partner's members watch its classes.
         partner = await ensure_demo_partner(session, context, DEMO_PARTNER)
+        # After coach connect, which gives the trainers their time zones.
+        live_classes = await ensure_demo_live_classes(session, context)
 
     payload = {
         "clientId": client_id,
@@ -210,6 +213,7 @@ async def ensure_demo(database: Database, settings: Settings) -> dict[str, Any]:
         "logins": logins,
         "library": library,
         "coaching": coaching,
+        "liveClasses": live_classes,
         "partner": {"name": DEMO_PARTNER, **partner},
     }
     _remember(settings, payload)

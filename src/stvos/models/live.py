@@ -129,6 +129,8 @@ class LiveRegistration(IdMixin, TenantOwned, Base):
     registered_at: Mapped[datetime] = mapped_column()  # when the row was made (either status)
     promoted_at: Mapped[datetime | None] = mapped_column()
     cancelled_at: Mapped[datetime | None] = mapped_column()
+    # Removed from the room by the trainer or staff: the seat stays, the room stays closed.
+    removed_at: Mapped[datetime | None] = mapped_column()
 
 
 class LiveAttendance(IdMixin, TenantOwned, Base):

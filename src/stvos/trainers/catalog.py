@@ -25,15 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.content import service as content
 from stvos.content.schemas import ClassSummary
+from stvos.kit.clock import utcnow
 from stvos.kit.errors import ValidationFailed
 from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
+from stvos.live import seats as live_seats
 from stvos.models import Booking, ServiceMode, Trainer, TrainerService, TrainerSpecialisation
 from stvos.trainers.catalog_schemas import (
     CertificationOut,
     FromPrice,
     ServiceIn,
     ServiceOut,
+    TrainerClassesPage,
     TrainerMe,
     TrainerProfile,
     TrainerSummary,
@@ -276,6 +279,23 @@ async def trainer_classes(
     trainer = await public_trainer(session, trainer_id)
     filters = content.ClassFilters(trainer_id=trainer.id, sort="newest")
     return await content.list_classes(session, filters, paging)
+
+
+async def trainer_classes_page(
+    session: AsyncSession, trainer_id: int, paging: PageParams, *, live_enabled: bool
+) -> TrainerClassesPage:
+    """A page of the trainer's on-demand classes and, when the app has live classes on, their
+    next group classes with free seats (a constant number of statements)."""
+    items, total = await trainer_classes(session, trainer_id, paging)
+    upcoming = (
+        await live_seats.upcoming(session, now=utcnow(), trainer_id=trainer_id)
+        if live_enabled
+        else []
+    )
+    page = paging.page_of(items, total)
+    return TrainerClassesPage(
+        items=page.items, pagination=page.pagination, upcoming_group_classes=upcoming
+    )
 
 
 # --- profile changes (portal and studio) ------------------------------------------------------

@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from stvos.content.schemas import ClassSummary
 from stvos.kit.deps import DbSession
 from stvos.kit.idempotency import idempotent
 from stvos.kit.policy import Auth, Feature, allow, current_caller
@@ -26,6 +25,7 @@ from stvos.trainers.catalog_schemas import (
     ServiceOut,
     ServicePatch,
     ServiceRemoved,
+    TrainerClassesPage,
     TrainerMe,
     TrainerMePatch,
     TrainerProfile,
@@ -111,15 +111,15 @@ async def list_services(
 
 @router.get(
     "/trainers/{trainer_id}/classes",
-    response_model=Envelope[Page[ClassSummary]],
+    response_model=Envelope[TrainerClassesPage],
     dependencies=[allow(Auth.API_KEY, feature=_COACH)],
-    summary="A trainer's published on-demand classes, newest first",
+    summary="A trainer's published on-demand classes (newest first) and next group classes",
 )
 async def list_classes(
-    trainer_id: ObjectId, session: DbSession, paging: Paging
-) -> Envelope[Page[ClassSummary]]:
-    items, total = await catalog.trainer_classes(session, trainer_id, paging)
-    return ok(paging.page_of(items, total))
+    request: Request, trainer_id: ObjectId, session: DbSession, paging: Paging
+) -> Envelope[TrainerClassesPage]:
+    live = Feature.LIVE_CLASSES.value in current_caller(request).require_client().enabled_features
+    return ok(await catalog.trainer_classes_page(session, trainer_id, paging, live_enabled=live))
 
 
 # --- the trainer portal: own profile ----------------------------------------------------------

@@ -20,8 +20,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, Field, HttpUrl, StringConstraints, field_validator
 
+from stvos.content.schemas import ClassSummary
 from stvos.kit.clock import utcnow
-from stvos.kit.schemas import ApiModel, RequestModel
+from stvos.kit.schemas import ApiModel, Page, RequestModel
+from stvos.live.member_schemas import LiveClassOut
 
 ServiceModeName = Literal["video", "in_person"]
 
@@ -269,3 +271,13 @@ class ServiceRemoved(ApiModel):
         )
     )
     service: ServiceOut | None = Field(description="The deactivated service; null when deleted")
+
+
+class TrainerClassesPage(Page[ClassSummary]):
+    """``/trainers/{id}/classes``: a page of on-demand classes, and the trainer's next group
+    classes (live, with seats) beside it."""
+
+    upcoming_group_classes: list[LiveClassOut] = Field(
+        description="The trainer's next scheduled or live group classes, soonest first (at most "
+        "10), with capacity and spotsLeft; empty when live classes are off for the app"
+    )

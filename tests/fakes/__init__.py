@@ -1,0 +1,1 @@
+"""Local fake servers speaking outside services' wire formats, started by the tests."""
