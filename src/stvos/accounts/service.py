@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,7 @@ from stvos.kit.db import Database
 from stvos.kit.errors import NotFound, ValidationFailed
 from stvos.kit.policy import ClientContext
 from stvos.kit.tenancy import TenantScope
+from stvos.kit.zones import zone_named
 from stvos.models import (
     AccountStatus,
     Client,
@@ -336,3 +338,16 @@ async def change_password(
     await tokens.revoke_all(session, user_id=user.id)
     await session.flush()
     return await _sign_in(session, accounts, user)
+
+
+async def user_zone(session: AsyncSession, user_id: int) -> ZoneInfo:
+    """The member's IANA zone: their profile's ``time_zone``, else their client's, else UTC."""
+    row = (
+        await session.execute(
+            select(User.profile, Client.time_zone)
+            .join(Client, Client.id == User.client_id)
+            .where(User.id == user_id)
+        )
+    ).one()
+    profile: dict[str, Any] = row[0] or {}
+    return zone_named(profile.get("time_zone")) or zone_named(row[1]) or ZoneInfo("UTC")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Date, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
@@ -20,6 +20,16 @@ from stvos.kit.orm import UtcDateTime
 
 QUARTER_HOUR = timedelta(minutes=15)
 _FIRST_YEAR, _LAST_YEAR = 1990, 2060
+
+
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The IANA zone ``name``, or None when it is empty or unknown."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -51,7 +51,7 @@ from stvos.integrations.livekit import (
 from stvos.kit.clock import utcnow
 from stvos.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from stvos.kit.policy import Caller, ClientContext
-from stvos.kit.zones import quarter_hour_shares
+from stvos.kit.zones import quarter_hour_shares, zone_named
 from stvos.live import schedule
 from stvos.live.errors import LiveClassNotFound
 from stvos.models import Client, Trainer, User
@@ -613,7 +613,4 @@ async def _ledger_upsert(
 
 
 def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(name) or ZoneInfo("UTC")

@@ -34,6 +34,7 @@ from stvos.kit.errors import Conflict, InvalidStateTransition, ValidationFailed
 from stvos.kit.paging import fetch_page
 from stvos.kit.policy import Caller, ClientContext
 from stvos.kit.schemas import PageParams
+from stvos.kit.zones import zone_named
 from stvos.live import seats
 from stvos.live.errors import CapacityBelowRegistered, LiveClassNotFound, TrainerBusy
 from stvos.live.schedule_schemas import (
@@ -54,7 +55,7 @@ from stvos.models import (
     User,
 )
 from stvos.models.live import RegistrationStatus
-from stvos.trainers.calendar import trainer_zone, zone_named
+from stvos.trainers.calendar import trainer_zone
 from stvos.trainers.portal import my_trainer
 from stvos.trainers.portal_schemas import WEEKDAYS, hhmm
 

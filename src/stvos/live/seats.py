@@ -30,13 +30,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from stvos.accounts.service import user_zone
 from stvos.content.errors import PremiumRequired
 from stvos.integrations.mail import Mail, Mailer
 from stvos.kit.errors import InvalidStateTransition, NotFound, ValidationFailed
@@ -200,28 +200,6 @@ class ScheduleFilters:
     status: str | None = None  # one status; None: scheduled and live
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-async def member_zone(session: AsyncSession, user_id: int) -> ZoneInfo:
-    """The member's IANA zone: their profile's ``time_zone``, else their client's, else UTC."""
-    row = (
-        await session.execute(
-            select(User.profile, Client.time_zone)
-            .join(Client, Client.id == User.client_id)
-            .where(User.id == user_id)
-        )
-    ).one()
-    profile: dict[str, Any] = row[0] or {}
-    return _zone(profile.get("time_zone")) or _zone(row[1]) or ZoneInfo("UTC")
-
-
 def _edge(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
     """A date (``YYYY-MM-DD`` in ``zone``; ``to`` includes its day) or an ISO-8601 instant."""
     text = text.strip()
@@ -263,7 +241,7 @@ async def list_classes(
 ) -> tuple[list[LiveClassOut], int]:
     """Classes overlapping the window (a class in progress counts), soonest first."""
     needs_zone = any(t and len(t.strip()) == 10 for t in (filters.from_text, filters.to_text))
-    zone = await member_zone(session, user_id) if needs_zone else ZoneInfo("UTC")
+    zone = await user_zone(session, user_id) if needs_zone else ZoneInfo("UTC")
     start, end = schedule_window(filters.from_text, filters.to_text, zone, now)
     statuses = (filters.status,) if filters.status else OPEN_STATUSES
     query = select(LiveClass).where(
@@ -484,7 +462,7 @@ async def _mail_promotion(
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
         return
-    zone = await member_zone(session, user_id)
+    zone = await user_zone(session, user_id)
     when = live.starts_at.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
     lines = [
         f"Hello {user.name or ''}".rstrip() + ",",

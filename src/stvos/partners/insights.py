@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from stvos.kit.clock import utcnow
 from stvos.kit.errors import ValidationFailed
 from stvos.kit.policy import Caller
-from stvos.kit.zones import local_date_sql, local_midnight
+from stvos.kit.zones import local_date_sql, local_midnight, zone_named
 from stvos.models import ClassProgress, Partner, PartnerMembership, User, WatchLedger
 from stvos.partners.errors import PartnerNotFound
 
@@ -53,10 +53,7 @@ class PartnerView:
 
 
 def _zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
-    try:
-        return ZoneInfo(name or fallback)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(fallback)
+    return zone_named(name) or ZoneInfo(fallback)
 
 
 async def load_partner(session: AsyncSession, caller: Caller) -> PartnerView:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stvos.accounts.service import user_zone
 from stvos.kit.clock import utcnow
 from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import Page, PageParams
-from stvos.models import Client, ProgressEntry, ProgressKind, User
+from stvos.models import ProgressEntry, ProgressKind
 from stvos.playback import service as playback
 from stvos.progress.errors import invalid
 from stvos.progress.schemas import (
@@ -40,28 +41,6 @@ DEFAULT_SUMMARY_DAYS = 7
 
 
 # --- time -------------------------------------------------------------------------------------
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-async def user_zone(session: AsyncSession, user_id: int) -> ZoneInfo:
-    """The member's IANA zone: their profile's ``time_zone``, else their client's, else UTC."""
-    row = (
-        await session.execute(
-            select(User.profile, Client.time_zone)
-            .join(Client, Client.id == User.client_id)
-            .where(User.id == user_id)
-        )
-    ).one()
-    profile: dict[str, Any] = row[0] or {}
-    return _zone(profile.get("time_zone")) or _zone(row[1]) or ZoneInfo("UTC")
 
 
 def _moment(value: datetime | None, field: str, now: datetime) -> datetime:

@@ -29,14 +29,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stvos.accounts.service import user_zone
 from stvos.integrations.mail import Mailer
 from stvos.kit.clock import utcnow
 from stvos.kit.errors import ValidationFailed
 from stvos.kit.paging import fetch_page
 from stvos.kit.policy import ClientContext
 from stvos.kit.schemas import PageParams
+from stvos.kit.zones import zone_named
 from stvos.models import Booking, BookingStatus, Client, ServiceMode, Trainer, TrainerService, User
-from stvos.progress.service import user_zone
 from stvos.trainers import calendar, notifications
 from stvos.trainers.errors import (
     BookingNotFound,
@@ -94,7 +95,7 @@ def booking_out(
     """
     trainer = trainer or _known_trainer(booking)
     if zone is None and trainer is not None:
-        zone = calendar.zone_named(trainer.time_zone)
+        zone = zone_named(trainer.time_zone)
     now = now or utcnow()
     deadline = booking.starts_at - timedelta(hours=booking.cancellation_window_hours)
     confirmed = booking.status == BookingStatus.CONFIRMED.value
@@ -165,7 +166,7 @@ async def _zone_of(
     if client is not None or trainer.time_zone:
         return calendar.trainer_zone(trainer, client)
     name = await session.scalar(select(Client.time_zone).where(Client.id == trainer.client_id))
-    return calendar.zone_named(name) or ZoneInfo("UTC")
+    return zone_named(name) or ZoneInfo("UTC")
 
 
 # --- availability -----------------------------------------------------------------------------
@@ -224,7 +225,7 @@ async def availability(
     """Bookable slots of one service; ``from``/``to`` dates are read in ``time_zone`` when
     given, else the member's own zone (their profile's, else the client's)."""
     if time_zone is not None:
-        viewer = calendar.zone_named(time_zone)
+        viewer = zone_named(time_zone)
         if viewer is None:
             raise invalid("timeZone", "must be an IANA time zone such as Europe/London")
     else:

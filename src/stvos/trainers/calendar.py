@@ -28,11 +28,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stvos.kit.zones import zone_named
 from stvos.models import (
     AvailabilityOverride,
     AvailabilityRule,
@@ -86,16 +87,6 @@ class Slot:
 class _HasZone(Protocol):
     @property
     def time_zone(self) -> str | None: ...
-
-
-def zone_named(name: str | None) -> ZoneInfo | None:
-    """The IANA zone ``name``, or None when it is empty or unknown."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def trainer_zone(trainer: Trainer, client: _HasZone | None) -> ZoneInfo:
