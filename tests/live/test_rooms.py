@@ -152,6 +152,32 @@ async def test_start_creates_the_room_and_end_deletes_it(
     error(twice, 409, "INVALID_STATE_TRANSITION")
 
 
+async def test_a_class_starts_around_its_time_only(
+    http: httpx.AsyncClient,
+    db: Database,
+    client_a: TestClient,
+    trainer: LiveTrainer,
+    fake: FakeLiveKit,
+    clock: FrozenClock,
+) -> None:
+    early = await make_live_class(db, client_a, trainer.trainer_id, clock.now() + timedelta(days=2))
+    refused = await http.post(f"/trainer/live-classes/{early}/start", headers=trainer.headers)
+    assert "30 minutes" in error(refused, 409, "BOOKING_WINDOW_CLOSED")["error"]
+    past = await make_live_class(
+        db, client_a, trainer.trainer_id, clock.now() - timedelta(hours=2), minutes=45
+    )
+    error(
+        await http.post(f"/trainer/live-classes/{past}/start", headers=trainer.headers),
+        409,
+        "BOOKING_WINDOW_CLOSED",
+    )
+    assert fake.calls_of("CreateRoom") == []
+    soon = await make_live_class(
+        db, client_a, trainer.trainer_id, clock.now() + timedelta(minutes=30)
+    )
+    assert data(await http.post(f"/trainer/live-classes/{soon}/start", headers=trainer.headers))
+
+
 async def test_a_livekit_failure_keeps_the_class_scheduled(
     http: httpx.AsyncClient,
     db: Database,

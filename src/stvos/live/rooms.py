@@ -82,6 +82,9 @@ USER_PREFIX = "user-"
 TRAINER_PREFIX = "trainer-"
 
 
+START_EARLY = timedelta(minutes=30)
+
+
 class JoinWindowClosed(Conflict):
     code = "BOOKING_WINDOW_CLOSED"
     default_message = "This class's room is not open now"
@@ -122,6 +125,13 @@ async def start_class(
     """scheduled -> live, creating the LiveKit room first (its failure leaves it scheduled)."""
     live = await schedule.class_for_trainer(session, caller, class_id, lock=True)
     schedule.check_transition(live, LiveClassStatus.LIVE)
+    # A class goes live around its time, not days early (members plan by the schedule) nor
+    # after its end.
+    if now < live.starts_at - START_EARLY:
+        minutes = int(START_EARLY.total_seconds() // 60)
+        raise JoinWindowClosed(f"A class can start from {minutes} minutes before its time")
+    if now >= live.ends_at:
+        raise JoinWindowClosed("This class's time has passed; cancel it instead")
     if rooms.managed:
         open_for = max(live.ends_at - now, timedelta(0)) + EMPTY_GRACE
         info = await rooms.create_room(
