@@ -403,6 +403,7 @@ async def test_patch_changes_only_what_is_sent(http: httpx.AsyncClient, admin: T
             "rateLimitPerMinute": 600,
             "rateLimitBurst": 50,
             "splashScreen": "https://cdn.example.com/splash.png",
+            "liveMembersCanPublish": True,
         },
     )
 
@@ -415,6 +416,7 @@ async def test_patch_changes_only_what_is_sent(http: httpx.AsyncClient, admin: T
     assert client["requiresVoucher"] is True
     assert client["timeZone"] == "Europe/London"
     assert (client["rateLimitPerMinute"], client["rateLimitBurst"]) == (600, 50)
+    assert client["liveMembersCanPublish"] is True
     assert client["logo"] == "https://cdn.example.com/a.png"  # not sent: unchanged
     assert client["splashScreen"] == "https://cdn.example.com/splash.png"
     assert client["updatedAt"] >= created["client"]["updatedAt"]
@@ -447,6 +449,8 @@ async def test_patch_changes_only_what_is_sent(http: httpx.AsyncClient, admin: T
         ({"branding": {"colors": {"primary": "#GGGGGG"}}}, "branding.colors.primary"),
         ({"enabledFeatures": ["classes", "x"]}, "enabledFeatures.1"),
         ({"logo": "ftp://example.com/logo.png"}, "logo"),
+        ({"liveMembersCanPublish": None}, "liveMembersCanPublish"),
+        ({"liveMembersCanPublish": "yes please"}, "liveMembersCanPublish"),
     ],
 )
 async def test_patch_validation(

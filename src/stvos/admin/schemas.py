@@ -114,10 +114,15 @@ class ClientUpdate(RequestModel):
     )
     rate_limit_per_minute: int | None = RateLimit
     rate_limit_burst: int | None = RateLimit
+    live_members_can_publish: bool | None = Field(
+        default=None,
+        description="true: members of live classes may publish camera and microphone "
+        "(default false: they watch, listen and chat)",
+    )
 
     @field_validator(
         "name", "time_zone", "requires_voucher", "enabled_features", "branding", "is_default",
-        "status",
+        "status", "live_members_can_publish",
     )  # fmt: skip
     @classmethod
     def _not_null(cls, value: object) -> object:
@@ -141,6 +146,7 @@ class AdminClient(ApiModel):
     enabled_features: list[str]
     rate_limit_per_minute: int | None
     rate_limit_burst: int | None
+    live_members_can_publish: bool
     live_api_keys: int = Field(description="Keys that are not revoked")
     created_at: datetime
     updated_at: datetime

@@ -33,6 +33,7 @@ from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.kit.tenancy import TenantScope
 from stvos.models import ApiKey, Client, PlatformAdmin, Role, User
+from stvos.models.client import LIVE_MEMBERS_CAN_PUBLISH
 from stvos.tenancy import service as tenancy
 from stvos.tenancy.errors import ApiKeyNotFound, InvalidClientSettings, SlugTaken
 
@@ -144,6 +145,9 @@ def client_out(client: Client, live_api_keys: int) -> dict[str, Any]:
         "enabled_features": list(client.enabled_features or []),
         "rate_limit_per_minute": client.rate_limit_per_minute,
         "rate_limit_burst": client.rate_limit_burst,
+        "live_members_can_publish": bool(
+            (client.settings or {}).get(LIVE_MEMBERS_CAN_PUBLISH, False)
+        ),
         "live_api_keys": live_api_keys,
         "created_at": client.created_at,
         "updated_at": client.updated_at,
@@ -255,6 +259,12 @@ async def update_client(session: AsyncSession, client: Client, body: ClientUpdat
         client.rate_limit_burst = tenancy.validate_rate_limit(
             body.rate_limit_burst, "rateLimitBurst"
         )
+    if "live_members_can_publish" in sent and body.live_members_can_publish is not None:
+        # A new dict: the JSON column notices a replaced value, not an in-place change.
+        client.settings = {
+            **(client.settings or {}),
+            LIVE_MEMBERS_CAN_PUBLISH: body.live_members_can_publish,
+        }
     if "status" in sent and body.status is not None:
         # Suspending the default client is allowed: it then serves no app until reactivated.
         client.status = body.status

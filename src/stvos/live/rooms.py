@@ -55,6 +55,7 @@ from stvos.kit.zones import quarter_hour_shares, zone_named
 from stvos.live import schedule
 from stvos.live.errors import LiveClassNotFound
 from stvos.models import Client, Trainer, User
+from stvos.models.client import LIVE_MEMBERS_CAN_PUBLISH
 from stvos.models.live import (
     LiveAttendance,
     LiveClass,
@@ -76,7 +77,7 @@ DEPARTURE_TIMEOUT_SECONDS = 5 * 60
 #: A join token may still be used this long after the scheduled end (a class running over).
 TOKEN_MARGIN = timedelta(minutes=30)
 #: The client setting that lets members publish camera and microphone in live classes.
-MEMBERS_CAN_PUBLISH = "liveMembersCanPublish"
+MEMBERS_CAN_PUBLISH = LIVE_MEMBERS_CAN_PUBLISH
 
 USER_PREFIX = "user-"
 TRAINER_PREFIX = "trainer-"

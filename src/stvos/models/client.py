@@ -20,6 +20,10 @@ class ClientStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
+# Keys of ``Client.settings`` (per-client switches that need no column of their own).
+LIVE_MEMBERS_CAN_PUBLISH = "liveMembersCanPublish"  # live class members may publish a/v
+
+
 class Client(IdMixin, TimestampMixin, Base):
     """A tenant: a studio, gym chain or wellness brand with its own white-label app.
 
