@@ -28,6 +28,7 @@ from stvos.playback import service as playback
 router = api_router(tags=["content"])
 
 _CLASSES = Feature.CLASSES.value
+_LIVE = Feature.LIVE_CLASSES.value
 _MAX_MINUTES = 24 * 60
 
 
@@ -109,8 +110,12 @@ async def list_categories(session: DbSession, paging: Paging) -> Envelope[Page[C
 )
 async def discover(request: Request, session: DbSession) -> Envelope[DiscoverAnswer]:
     caller = current_caller(request)
-    unfinished = await playback.continue_watching(session, caller.require_user_id())
-    return ok(await service.discover(session, caller.require_user_id(), unfinished))
+    user_id = caller.require_user_id()
+    # The live section follows the client's `live_classes` feature as the live routes' own
+    # gate sees it (the client context established with the caller): no statement of its own.
+    live_enabled = _LIVE in caller.require_client().enabled_features
+    unfinished = await playback.continue_watching(session, user_id)
+    return ok(await service.discover(session, user_id, unfinished, live_enabled=live_enabled))
 
 
 @router.get(

@@ -5,17 +5,28 @@ Every query runs in the caller's client scope (the session filters tenant-owned 
 nothing here names a client. A class is visible to the apps only when it is *published*:
 status ``published`` and ``published_at`` not in the future. Every answer is built with a
 constant number of statements, whatever the library size: a page of classes, then its
-trainers and categories in one query each.
+trainers and categories in one query each; discover joins them in (four statements in all).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.accounts.service import current_user
@@ -66,6 +77,45 @@ _ORDER: dict[str, tuple[Any, ...]] = {
 
 
 # --- class summaries: the page, then its trainers and categories in one query each ------------
+#
+# Or, where one statement matters (discover, continue watching), the class rows with their
+# trainer and category briefs joined in: ``with_briefs`` adds the columns, ``summary_of`` reads
+# them back. Both paths build the same summaries.
+
+_BRIEF_COLUMNS = (
+    Trainer.id.label("brief_trainer_id"),
+    Trainer.name.label("brief_trainer_name"),
+    Trainer.image_url.label("brief_trainer_image"),
+    Category.id.label("brief_category_id"),
+    Category.name.label("brief_category_name"),
+)
+
+
+def with_briefs(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """``query`` (which selects from ``OnDemandClass``) plus its trainer's and category's brief
+    columns, outer-joined (a class without either keeps its row)."""
+    return (
+        query.add_columns(*_BRIEF_COLUMNS)
+        .outerjoin(Trainer, Trainer.id == OnDemandClass.trainer_id)
+        .outerjoin(Category, Category.id == OnDemandClass.category_id)
+    )
+
+
+def summary_of(item: OnDemandClass, row: Any) -> ClassSummary:
+    """The summary of ``item`` from a row of a :func:`with_briefs` query."""
+    trainer = (
+        TrainerBrief(
+            id=row.brief_trainer_id, name=row.brief_trainer_name, image=row.brief_trainer_image
+        )
+        if row.brief_trainer_id is not None
+        else None
+    )
+    category = (
+        CategoryBrief(id=row.brief_category_id, name=row.brief_category_name)
+        if row.brief_category_id is not None
+        else None
+    )
+    return _summary(item, trainer, category)
 
 
 async def summaries(session: AsyncSession, classes: Sequence[OnDemandClass]) -> list[ClassSummary]:
@@ -255,49 +305,80 @@ async def list_categories(
 
 
 # --- discover ---------------------------------------------------------------------------------
+#
+# Four statements, whatever the library size: featured and new this week (one UNION ALL, the
+# summaries' trainers and categories joined in), continue watching (playback, one statement),
+# upcoming live (one statement) and the categories with their counts (one statement).
+
+_FEATURED, _NEW = 0, 1
 
 
-async def upcoming_live(session: AsyncSession, user_id: int) -> list[LiveClassOut]:
+async def _featured_and_new(
+    session: AsyncSession, now: datetime
+) -> tuple[list[ClassSummary], list[ClassSummary]]:
+    """The featured classes and those new this week, with their summaries: one statement.
+
+    Each section is picked (ordered and limited) in its own subquery of ids; the two are glued
+    with UNION ALL and the class rows read once, with their briefs, in section order (the
+    featured by ``featured_order``, then both newest first, as the sections were picked)."""
+    featured = (
+        select(OnDemandClass.id.label("class_id"), literal(_FEATURED).label("section"))
+        .where(is_published(now), OnDemandClass.is_featured.is_(True))
+        .order_by(OnDemandClass.featured_order, *_NEWEST)
+        .limit(FEATURED_LIMIT)
+        .subquery()
+    )
+    new = (
+        select(OnDemandClass.id.label("class_id"), literal(_NEW).label("section"))
+        .where(is_published(now), OnDemandClass.published_at > now - NEW_WINDOW)
+        .order_by(*_NEWEST)
+        .limit(NEW_THIS_WEEK_LIMIT)
+        .subquery()
+    )
+    picked = union_all(select(featured), select(new)).subquery("picked")
+    in_featured_order = case(
+        (picked.c.section == _FEATURED, OnDemandClass.featured_order), else_=None
+    )
+    rows = await session.execute(
+        with_briefs(
+            select(OnDemandClass, picked.c.section).join(
+                picked, picked.c.class_id == OnDemandClass.id
+            )
+        ).order_by(picked.c.section, in_featured_order, *_NEWEST)
+    )
+    sections: tuple[list[ClassSummary], list[ClassSummary]] = ([], [])
+    for row in rows:
+        sections[row.section].append(summary_of(row[0], row))
+    return sections
+
+
+async def upcoming_live(
+    session: AsyncSession, user_id: int, *, live_enabled: bool
+) -> list[LiveClassOut]:
     """The next scheduled or live classes, soonest first, with their free seats and the
-    member's own registration; empty when the client has live classes switched off."""
-    if not await live_seats.live_classes_enabled(session, user_id):
+    member's own registration; empty (and no statement) when the client has live classes
+    switched off (``live_enabled``: the caller's client context, as the live routes' gate)."""
+    if not live_enabled:
         return []
     return await live_seats.upcoming(session, now=utcnow(), user_id=user_id)
 
 
 async def discover(
-    session: AsyncSession, user_id: int, continue_watching: list[dict[str, Any]]
+    session: AsyncSession,
+    user_id: int,
+    continue_watching: list[dict[str, Any]],
+    *,
+    live_enabled: bool,
 ) -> DiscoverAnswer:
     """The home screen; ``continue_watching`` comes from the playback domain."""
-    now = utcnow()
-    featured = list(
-        await session.scalars(
-            select(OnDemandClass)
-            .where(is_published(now), OnDemandClass.is_featured.is_(True))
-            .order_by(OnDemandClass.featured_order, *_NEWEST)
-            .limit(FEATURED_LIMIT)
-        )
-    )
-    new = list(
-        await session.scalars(
-            select(OnDemandClass)
-            .where(is_published(now), OnDemandClass.published_at > now - NEW_WINDOW)
-            .order_by(*_NEWEST)
-            .limit(NEW_THIS_WEEK_LIMIT)
-        )
-    )
-    briefs = {s.id: s for s in await summaries(session, _unique([*featured, *new]))}
+    featured, new = await _featured_and_new(session, utcnow())
     return DiscoverAnswer(
-        featured=[briefs[c.id] for c in featured],
+        featured=featured,
         continue_watching=[ContinueWatching.model_validate(c) for c in continue_watching],
-        upcoming_live=await upcoming_live(session, user_id),
+        upcoming_live=await upcoming_live(session, user_id, live_enabled=live_enabled),
         categories=await all_categories(session),
-        new_this_week=[briefs[c.id] for c in new],
+        new_this_week=new,
     )
-
-
-def _unique(classes: Iterable[OnDemandClass]) -> list[OnDemandClass]:
-    return list({c.id: c for c in classes}.values())
 
 
 # --- video access -----------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,10 +31,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = self._request_id(scope)
+        request_id, declared = self._read_headers(scope)
         token = request_id_var.set(request_id)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -44,8 +45,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
+                headers = [*message.get("headers", ()), id_header]
                 decision = state.get("rate_limit")
                 if decision is not None:
                     for name, value in decision.headers().items():
@@ -56,7 +56,6 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            declared = self._content_length(scope)
             if declared is not None and declared > self.max_body_bytes:
                 await self._too_large()(scope, receive, send_with_headers)
                 return
@@ -75,24 +74,30 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     @staticmethod
-    def _request_id(scope: Scope) -> str:
+    def _read_headers(scope: Scope) -> tuple[str, int | None]:
+        """One pass over the headers: the request id (the caller's first, when sane; else a
+        fresh one) and the declared body length (the first ``Content-Length``)."""
+        incoming: bytes | None = None
+        length: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
-                candidate: str = value.decode("latin-1")
-                if _INCOMING_ID.match(candidate):
-                    return candidate
-                break
-        return uuid.uuid4().hex
-
-    @staticmethod
-    def _content_length(scope: Scope) -> int | None:
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    return int(value)
-                except ValueError:
-                    return None
-        return None
+                if incoming is None:
+                    incoming = value
+            elif name == b"content-length" and length is None:
+                length = value
+        request_id: str | None = None
+        if incoming is not None:
+            candidate = incoming.decode("latin-1")
+            if _INCOMING_ID.match(candidate):
+                request_id = candidate
+        declared: int | None = None
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                declared = None
+        # 128 random bits as 32 hex digits, as uuid4().hex was, without building a UUID.
+        return request_id or os.urandom(16).hex(), declared
 
     def _too_large(self) -> Any:
         return error_response(
@@ -119,17 +124,21 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _log_access(scope: Scope, state: dict[str, Any], status: int, started: float) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
         route = scope.get("route")
         caller = state.get("caller")
         client = getattr(caller, "client", None)
+        method = scope["method"]
+        path = scope["path"]
         access_log.info(
             "%s %s %s",
-            scope["method"],
-            scope["path"],
+            method,
+            path,
             status,
             extra={
-                "method": scope["method"],
-                "path": scope["path"],
+                "method": method,
+                "path": path,
                 "route": getattr(route, "path", None),
                 "status": status,
                 "latencyMs": round((time.perf_counter() - started) * 1000, 2),

@@ -51,7 +51,7 @@ from stvos.live.member_schemas import (
     MyRegistration,
     RegistrationOut,
 )
-from stvos.models import Category, Client, Trainer, User
+from stvos.models import Category, Trainer, User
 from stvos.models.live import LiveClass, LiveClassStatus, LiveRegistration, RegistrationStatus
 
 DEFAULT_WINDOW = timedelta(days=14)
@@ -284,22 +284,79 @@ async def upcoming(
     trainer_id: int | None = None,
     limit: int = UPCOMING_LIMIT,
 ) -> list[LiveClassOut]:
-    """The next scheduled or live (not yet ended) classes, soonest first."""
-    query = select(LiveClass).where(LiveClass.status.in_(OPEN_STATUSES), LiveClass.ends_at > now)
+    """The next scheduled or live (not yet ended) classes, soonest first: one statement, the
+    same descriptions :func:`describe` builds (trainer and category joined in, the waitlist
+    counted, and with ``user_id`` that member's registration and how many wait ahead)."""
+    waiting = aliased(LiveRegistration)
+    waitlist_count = (
+        select(func.count(waiting.id))
+        .where(waiting.live_class_id == LiveClass.id, waiting.status == _WAITLISTED)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            LiveClass,
+            Trainer.name.label("trainer_name"),
+            Trainer.image_url.label("trainer_image"),
+            Trainer.id.label("trainer_found"),
+            Category.id.label("category_found"),
+            Category.name.label("category_name"),
+            waitlist_count.label("waitlist_count"),
+        )
+        .outerjoin(Trainer, Trainer.id == LiveClass.trainer_id)
+        .outerjoin(Category, Category.id == LiveClass.category_id)
+        .where(LiveClass.status.in_(OPEN_STATUSES), LiveClass.ends_at > now)
+    )
+    if user_id is not None:
+        mine = aliased(LiveRegistration)
+        ahead = aliased(LiveRegistration)
+        ahead_count = (
+            select(func.count(ahead.id))
+            .where(
+                ahead.live_class_id == LiveClass.id,
+                ahead.status == _WAITLISTED,
+                ahead.waitlist_seq < mine.waitlist_seq,
+            )
+            .scalar_subquery()
+        )
+        query = query.add_columns(mine, ahead_count.label("ahead")).outerjoin(
+            mine, and_(mine.live_class_id == LiveClass.id, mine.user_id == user_id)
+        )
     if trainer_id is not None:
         query = query.where(LiveClass.trainer_id == trainer_id)
-    classes = list(await session.scalars(query.order_by(*_ORDER).limit(limit)))
-    return await describe(session, classes, user_id)
-
-
-async def live_classes_enabled(session: AsyncSession, user_id: int) -> bool:
-    """Whether the member's client has the ``live_classes`` feature on. One statement."""
-    features = await session.scalar(
-        select(Client.enabled_features)
-        .join(User, User.client_id == Client.id)
-        .where(User.id == user_id)
-    )
-    return FEATURE in (features or ())
+    rows = await session.execute(query.order_by(*_ORDER).limit(limit))
+    out = []
+    for row in rows:
+        c: LiveClass = row[0]
+        registration: LiveRegistration | None = row[7] if user_id is not None else None
+        out.append(
+            LiveClassOut(
+                id=c.id,
+                title=c.title,
+                description=c.description,
+                status=c.status,  # validated by the Literal
+                starts_at=c.starts_at,
+                ends_at=c.ends_at,
+                duration_minutes=c.duration_minutes,
+                capacity=c.capacity,
+                registered_count=c.registered_count,
+                spots_left=max(c.capacity - c.registered_count, 0),
+                waitlist_count=row.waitlist_count or 0,
+                intensity=c.intensity,
+                is_premium=c.is_premium,
+                trainer=LiveTrainerRef(
+                    id=c.trainer_id,
+                    name=row.trainer_name if row.trainer_found is not None else None,
+                    image_url=row.trainer_image if row.trainer_found is not None else None,
+                ),
+                category=LiveCategoryRef(id=row.category_found, name=row.category_name)
+                if row.category_found is not None
+                else None,
+                series_id=c.series_id,
+                registration=_mine_out(registration, row.ahead or 0) if registration else None,
+            )
+        )
+    return out
 
 
 # --- registering ------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ transaction already serialises), so concurrent heartbeats cannot lose or double 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.content.errors import ClassNotFound
-from stvos.content.service import is_published, summaries
+from stvos.content.service import is_published, summary_of, with_briefs
 from stvos.kit.clock import utcnow
 from stvos.kit.paging import fetch_page
 from stvos.kit.policy import ClientContext
@@ -375,32 +374,33 @@ async def history(
 
 
 async def continue_watching(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
-    """Started, not completed, most recent first, with how much was watched."""
+    """Started, not completed, most recent first, with how much was watched: one statement
+    (the classes' trainer and category briefs are joined in)."""
     now = utcnow()
-    rows = (
-        await session.execute(
-            select(ClassProgress, OnDemandClass)
+    rows = await session.execute(
+        with_briefs(
+            select(OnDemandClass, ClassProgress.resume_position, ClassProgress.covered_buckets)
+            .select_from(ClassProgress)
             .join(OnDemandClass, OnDemandClass.id == ClassProgress.class_id)
-            .where(
-                ClassProgress.user_id == user_id,
-                ClassProgress.completed_at.is_(None),
-                ClassProgress.covered_buckets > 0,
-                is_published(now),
-            )
-            .order_by(ClassProgress.last_watched_at.desc(), ClassProgress.id.desc())
-            .limit(CONTINUE_WATCHING_LIMIT)
         )
-    ).all()
-    progresses: Sequence[ClassProgress] = [r[0] for r in rows]
-    built = await summaries(session, [r[1] for r in rows])
+        .where(
+            ClassProgress.user_id == user_id,
+            ClassProgress.completed_at.is_(None),
+            ClassProgress.covered_buckets > 0,
+            is_published(now),
+        )
+        .order_by(ClassProgress.last_watched_at.desc(), ClassProgress.id.desc())
+        .limit(CONTINUE_WATCHING_LIMIT)
+    )
     out = []
-    for progress, summary, (_, item) in zip(progresses, built, rows, strict=True):
+    for row in rows:
+        item: OnDemandClass = row[0]
         buckets = coverage.bucket_count(item.duration_minutes * 60)
         out.append(
             {
-                **summary.model_dump(),
-                "position": progress.resume_position,
-                "percent_watched": min(100.0, round(100 * progress.covered_buckets / buckets, 1)),
+                **summary_of(item, row).model_dump(),
+                "position": row.resume_position,
+                "percent_watched": min(100.0, round(100 * row.covered_buckets / buckets, 1)),
             }
         )
     return out

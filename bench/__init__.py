@@ -1,0 +1,1 @@
+"""Benchmarks of stvos: ``python -m bench.run`` (the harness) and ``bench/availability.py``."""

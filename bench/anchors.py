@@ -1,0 +1,202 @@
+"""External anchors: the Hono heartbeat server (the original stack) and pgbench (the
+database's ceiling) on the same box, driven with the same connections and duration."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import load
+from bench.seed import psql
+from bench.servers import Server, free_port
+
+HONO = Path("/work/shared/anchors/hono-heartbeat")
+HONO_DB = "bench_hono_anchor"
+
+
+def pgbench(db_url: str, script: Path, *, connections: int, duration: float) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(connections),
+            "-j",
+            str(min(2, connections)),
+            "-T",
+            str(max(1, round(duration))),
+            "-f",
+            str(script),
+            db_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 120,
+    )
+    if out.returncode != 0:
+        return {"error": (out.stderr or out.stdout)[-600:]}
+    tps = re.search(r"tps = ([\d.]+)", out.stdout)
+    lat = re.search(r"latency average = ([\d.]+) ms", out.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    return {
+        "tps": float(tps.group(1)) if tps else 0.0,
+        "latencyAvgMs": float(lat.group(1)) if lat else None,
+        "failed": int(failed.group(1)) if failed else 0,
+        "protocol": "prepared",
+    }
+
+
+def hono(*, connections: int, duration: float, workdir: Path, use_wrk: bool) -> dict[str, Any]:
+    """Install and run the Hono anchor (a temporary copy), drive its hello route and its
+    heartbeat like stvos's, then pgbench its ``pgbench.sql`` on the same database."""
+    if not HONO.is_dir() or shutil.which("node") is None or shutil.which("npm") is None:
+        return {"error": "hono anchor, node or npm missing"}
+    work = Path(tempfile.mkdtemp(prefix="bench-hono-"))
+    try:
+        for item in [*HONO.glob("*.mjs"), HONO / "package.json", HONO / "schema.sql"]:
+            shutil.copy(item, work)
+        installed = subprocess.run(
+            ["npm", "install", "--silent", "--no-audit", "--no-fund"],
+            cwd=work, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if installed.returncode != 0:
+            return {"error": f"npm install failed (offline?): {installed.stderr[-400:]}"}
+        psql(f'DROP DATABASE IF EXISTS "{HONO_DB}" WITH (FORCE)', f'CREATE DATABASE "{HONO_DB}"')
+        db_url = f"postgresql://postgres@localhost:5432/{HONO_DB}"
+        subprocess.run(
+            ["psql", db_url, "-q", "-f", "schema.sql"], cwd=work, check=True, capture_output=True
+        )
+        subprocess.run(["node", "tokens.mjs", "heartbeat.lua"], cwd=work, check=True)
+        tokens = re.findall(r'"(eyJ[^"]+)"', (work / "heartbeat.lua").read_text())
+        specs = [
+            {
+                "method": "POST",
+                "path": f"/api/v1/sessions/{i}/progress",
+                "headers": {
+                    "X-API-Key": "fytos_anchor_key",
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/json",
+                },
+                "body": f'{{"position":{(i * 37) % 2700}}}',
+            }
+            for i, token in enumerate(tokens, start=1)
+        ]
+        port = free_port()
+        env = {"PORT": str(port), "PG_URL": db_url.replace("localhost", "127.0.0.1")}
+        server = Server(
+            ["node", str(work / "server.mjs")], env, f"http://127.0.0.1:{port}/api/v1/health",
+            workdir / "hono.log",
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        hello = [{"method": "GET", "path": "/api/v1/health", "headers": {}, "body": None}]
+        with server:
+            kw = {"connections": connections, "workdir": workdir, "use_wrk": use_wrk}
+            load.drive(base, hello, duration=1, name="hono-warm", **kw)  # type: ignore[arg-type]
+            result_hello = load.drive(base, hello, duration=duration, name="hono-hello", **kw)  # type: ignore[arg-type]
+            result_hb = load.drive(base, specs, duration=duration, name="hono-heartbeat", **kw)  # type: ignore[arg-type]
+            rss = server.peak_rss_mb()
+        bench_sql = pgbench(
+            db_url, HONO / "pgbench.sql", connections=connections, duration=duration
+        )
+        return {
+            "hello": result_hello,
+            "heartbeat": result_hb,
+            "peakRssMb": rss,
+            "pgbenchAnchorSql": bench_sql,
+            "processes": 1,
+        }
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{HONO_DB}" WITH (FORCE)')
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"'\\x{value.hex()}'::bytea"
+    if isinstance(value, datetime | date):
+        return f"'{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def heartbeat_script(
+    statements: list[tuple[str, Any]],
+    *,
+    session_id: int,
+    user_id: int,
+    position: int,
+    spread: int,
+    first_session: int,
+    first_user: int,
+    path: Path,
+) -> str:
+    """stvos's own heartbeat SQL (captured from one request) as a pgbench script: the session,
+    its user and the position become variables, everything else stays as captured."""
+    variables = {session_id: ":sid", user_id: ":uid", position: ":pos"}
+
+    def render(sql: str, params: Any) -> str:
+        values = list(params) if isinstance(params, list | tuple) else []
+
+        def one(match: re.Match[str]) -> str:
+            value = values[int(match.group(1)) - 1]
+            if isinstance(value, int) and not isinstance(value, bool) and value in variables:
+                return variables[value]
+            return _literal(value)
+
+        return re.sub(r"\$(\d+)", one, sql).replace("\n", " ")
+
+    lines = [
+        f"\\set k random(0, {max(0, spread - 1)})",
+        f"\\set sid {first_session} + :k",
+        f"\\set uid {first_user} + :k",
+        "\\set pos random(0, 600)",
+        "BEGIN;",
+    ]
+    for sql, params in statements:
+        if sql.strip().upper() in ("BEGIN", "COMMIT", "ROLLBACK"):
+            continue
+        lines.append(render(sql, params).rstrip(";") + ";")
+    lines.append("COMMIT;")
+    text = "\n".join(lines) + "\n"
+    path.write_text(text)
+    return text
+
+
+def pg_url(database_url: str) -> str:
+    return database_url.replace("+asyncpg", "")
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    with contextlib.suppress(OSError):
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
+    return {
+        "host": os.uname().nodename,
+        "kernel": os.uname().release,
+        "cpus": os.cpu_count(),
+        "cpuModel": model,
+        "memory": mem,
+        "wrk": shutil.which("wrk") is not None,
+    }
