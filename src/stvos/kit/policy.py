@@ -149,6 +149,14 @@ class PolicyGuard:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.policy.auth.value}, feature={self.policy.feature!r})"
+
+
+class CredentialGuard(PolicyGuard):
+    """Establishes the caller from their credential in the request's session, then checks the
+    route's feature flag."""
+
     async def __call__(self, request: Request, session: DbSession) -> Caller:
         authenticator: Authenticator = request.app.state.authenticator
         caller = await authenticator.authenticate(request, self.policy, session)
@@ -158,13 +166,29 @@ class PolicyGuard:
         request.state.caller = caller
         return caller
 
-    def __repr__(self) -> str:
-        return f"PolicyGuard({self.policy.auth.value}, feature={self.policy.feature!r})"
+
+class PublicGuard(PolicyGuard):
+    """The guard of a route anyone may call that reads no client data (health, docs).
+
+    It needs no credential and so no database session: the per-request session (and its
+    transaction) is the largest fixed cost of a request, and these routes are the ones polled by
+    load balancers and monitors. A route that does want the database still declares ``DbSession``
+    itself; that session has no tenant scope, so tenant-owned data stays refused.
+    """
+
+    async def __call__(self, request: Request) -> Caller:
+        caller = Caller(policy=self.policy)
+        request.state.caller = caller
+        return caller
 
 
 def allow(auth: Auth, *, feature: str | None = None, platform_lookup: bool = False) -> DependsParam:
     """Declare who may call a route: ``dependencies=[allow(Auth.API_KEY)]``."""
-    guard: DependsParam = Depends(PolicyGuard(Policy(auth, feature, platform_lookup)))
+    policy = Policy(auth, feature, platform_lookup)
+    if auth is Auth.PUBLIC and not platform_lookup and feature is None:
+        public: DependsParam = Depends(PublicGuard(policy))
+        return public
+    guard: DependsParam = Depends(CredentialGuard(policy))
     return guard
 
 
