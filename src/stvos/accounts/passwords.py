@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,9 +19,19 @@ MAX_LENGTH = 128
 # Verified when an account does not exist, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("stvos-timing-equaliser")
 
+# Each hash takes 19 MiB and a core's worth of CPU: running more at once than there are cores
+# gains nothing and multiplies a worker's memory (every thread keeps its own allocator arena).
+# A pool of one thread per core bounds both; the rest queue.
+_HASHING = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
+T = TypeVar("T")
+
+
+async def _off_loop(work: Callable[..., T], *args: str) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work, *args)
+
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _off_loop(_hasher.hash, password)
 
 
 def _verify(stored_hash: str, password: str) -> bool:
@@ -29,7 +43,7 @@ def _verify(stored_hash: str, password: str) -> bool:
 
 async def verify_password(stored_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; a missing account still spends the same time."""
-    ok = await asyncio.to_thread(_verify, stored_hash or _DUMMY_HASH, password)
+    ok = await _off_loop(_verify, stored_hash or _DUMMY_HASH, password)
     return ok and stored_hash is not None
 
 
