@@ -77,7 +77,6 @@ DEPARTURE_TIMEOUT_SECONDS = 5 * 60
 #: A join token may still be used this long after the scheduled end (a class running over).
 TOKEN_MARGIN = timedelta(minutes=30)
 #: The client setting that lets members publish camera and microphone in live classes.
-MEMBERS_CAN_PUBLISH = LIVE_MEMBERS_CAN_PUBLISH
 
 USER_PREFIX = "user-"
 TRAINER_PREFIX = "trainer-"
@@ -244,7 +243,7 @@ async def join_as_member(
         raise NotRegistered("The trainer removed you from this class's room")
     _check_window(live, settings, now)
     client_settings = await session.scalar(select(Client.settings).where(Client.id == client.id))
-    can_publish = bool((client_settings or {}).get(MEMBERS_CAN_PUBLISH, False))
+    can_publish = bool((client_settings or {}).get(LIVE_MEMBERS_CAN_PUBLISH, False))
     name = await session.scalar(select(User.name).where(User.id == user_id))
     token = LiveKitRooms(settings).room_token(
         room=live.room_name,

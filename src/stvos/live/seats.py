@@ -122,6 +122,38 @@ def _mine_out(registration: LiveRegistration, ahead: int) -> MyRegistration:
     )
 
 
+def _class_out(
+    c: LiveClass,
+    *,
+    trainer: LiveTrainerRef,
+    category: LiveCategoryRef | None,
+    waitlist_count: int,
+    registration: LiveRegistration | None,
+    ahead: int,
+) -> LiveClassOut:
+    """One class on the wire; :func:`describe` and :func:`upcoming` differ only in how they
+    fetch the parts."""
+    return LiveClassOut(
+        id=c.id,
+        title=c.title,
+        description=c.description,
+        status=c.status,  # validated by the Literal
+        starts_at=c.starts_at,
+        ends_at=c.ends_at,
+        duration_minutes=c.duration_minutes,
+        capacity=c.capacity,
+        registered_count=c.registered_count,
+        spots_left=max(c.capacity - c.registered_count, 0),
+        waitlist_count=waitlist_count,
+        intensity=c.intensity,
+        is_premium=c.is_premium,
+        trainer=trainer,
+        category=category,
+        series_id=c.series_id,
+        registration=_mine_out(registration, ahead) if registration else None,
+    )
+
+
 async def describe(
     session: AsyncSession, classes: Sequence[LiveClass], user_id: int | None
 ) -> list[LiveClassOut]:
@@ -159,32 +191,18 @@ async def describe(
         }
         if any(r.status == _WAITLISTED for r in mine.values()):
             ahead = await _ahead_of(session, user_id, ids)
-    out = []
-    for c in classes:
-        registration = mine.get(c.id)
-        out.append(
-            LiveClassOut(
-                id=c.id,
-                title=c.title,
-                description=c.description,
-                status=c.status,  # validated by the Literal
-                starts_at=c.starts_at,
-                ends_at=c.ends_at,
-                duration_minutes=c.duration_minutes,
-                capacity=c.capacity,
-                registered_count=c.registered_count,
-                spots_left=max(c.capacity - c.registered_count, 0),
-                waitlist_count=waiting.get(c.id, 0),
-                intensity=c.intensity,
-                is_premium=c.is_premium,
-                trainer=trainers.get(c.trainer_id)
-                or LiveTrainerRef(id=c.trainer_id, name=None, image_url=None),
-                category=categories.get(c.category_id) if c.category_id is not None else None,
-                series_id=c.series_id,
-                registration=_mine_out(registration, ahead.get(c.id, 0)) if registration else None,
-            )
+    return [
+        _class_out(
+            c,
+            trainer=trainers.get(c.trainer_id)
+            or LiveTrainerRef(id=c.trainer_id, name=None, image_url=None),
+            category=categories.get(c.category_id) if c.category_id is not None else None,
+            waitlist_count=waiting.get(c.id, 0),
+            registration=mine.get(c.id),
+            ahead=ahead.get(c.id, 0),
         )
-    return out
+        for c in classes
+    ]
 
 
 # --- the schedule -----------------------------------------------------------------------------
@@ -328,32 +346,21 @@ async def upcoming(
     out = []
     for row in rows:
         c: LiveClass = row[0]
-        registration: LiveRegistration | None = row[7] if user_id is not None else None
+        found_trainer = row.trainer_found is not None
         out.append(
-            LiveClassOut(
-                id=c.id,
-                title=c.title,
-                description=c.description,
-                status=c.status,  # validated by the Literal
-                starts_at=c.starts_at,
-                ends_at=c.ends_at,
-                duration_minutes=c.duration_minutes,
-                capacity=c.capacity,
-                registered_count=c.registered_count,
-                spots_left=max(c.capacity - c.registered_count, 0),
-                waitlist_count=row.waitlist_count or 0,
-                intensity=c.intensity,
-                is_premium=c.is_premium,
+            _class_out(
+                c,
                 trainer=LiveTrainerRef(
                     id=c.trainer_id,
-                    name=row.trainer_name if row.trainer_found is not None else None,
-                    image_url=row.trainer_image if row.trainer_found is not None else None,
+                    name=row.trainer_name if found_trainer else None,
+                    image_url=row.trainer_image if found_trainer else None,
                 ),
                 category=LiveCategoryRef(id=row.category_found, name=row.category_name)
                 if row.category_found is not None
                 else None,
-                series_id=c.series_id,
-                registration=_mine_out(registration, row.ahead or 0) if registration else None,
+                waitlist_count=row.waitlist_count or 0,
+                registration=row[7] if user_id is not None else None,
+                ahead=row.ahead or 0 if user_id is not None else 0,
             )
         )
     return out
