@@ -9,7 +9,8 @@ timeout instead of failing half-way when a read lock cannot be upgraded.
 
 PostgreSQL: every connection switches to the application role (not the table owner) and every
 transaction starts by declaring its tenant scope with ``set_config(..., true)``, which the
-row-level security policies read.
+row-level security policies read. The declaration travels in the same message as the ``BEGIN``
+(see :class:`DeclaringConnection`), so it costs no round trip of its own.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -41,6 +43,104 @@ PG_CLIENT_SETTING = "stvos.client_id"
 PG_PLATFORM_SETTING = "stvos.platform"
 
 _WRITE_OPTION = "stvos_write"
+_COMMIT_CONDITIONS = "stvos.commit_conditions"
+
+
+class CommitCondition(Protocol):
+    def unmet(self) -> str | None:
+        """Why the transaction must not commit yet, or None when it may."""
+        ...
+
+
+class CommitRefused(RuntimeError):
+    """A request's work was about to commit with a declared condition unmet (a programming
+    error: answered 500, nothing written)."""
+
+
+def require_before_commit(session: AsyncSession, condition: CommitCondition) -> None:
+    """Make the request's commit depend on ``condition`` (checked at the commit itself)."""
+    session.info.setdefault(_COMMIT_CONDITIONS, []).append(condition)
+
+
+def _unmet_condition(session: AsyncSession) -> str | None:
+    for condition in session.info.get(_COMMIT_CONDITIONS, ()):
+        reason: str | None = condition.unmet()
+        if reason is not None:
+            return reason
+    return None
+
+
+_ISOLATION_SQL = {
+    "read_committed": " ISOLATION LEVEL READ COMMITTED",
+    "read_uncommitted": " ISOLATION LEVEL READ UNCOMMITTED",
+    "repeatable_read": " ISOLATION LEVEL REPEATABLE READ",
+    "serializable": " ISOLATION LEVEL SERIALIZABLE",
+}
+
+
+def scope_declaration(scope: TenantScope) -> str:
+    """The statement that tells row-level security which client a transaction works for.
+
+    Rendered with literals (an integer and two fixed words), so it can share a simple-protocol
+    message with ``BEGIN``.
+    """
+    client = "" if scope.client_id is None else str(int(scope.client_id))
+    platform = "on" if scope.platform else ""
+    return (
+        f"SELECT set_config('{PG_CLIENT_SETTING}', '{client}', true), "
+        f"set_config('{PG_PLATFORM_SETTING}', '{platform}', true)"
+    )
+
+
+class _DeclaringTransaction:
+    """What SQLAlchemy's asyncpg adapter drives (start, commit, rollback), opening with
+    ``BEGIN ...; SELECT set_config(...)`` in one simple-protocol message."""
+
+    def __init__(self, connection: asyncpg.Connection, opening: str) -> None:
+        self._connection = connection
+        self._opening = opening
+
+    async def start(self) -> None:
+        try:
+            await self._connection.execute(self._opening)
+        except BaseException:
+            # BEGIN may have run before the declaration failed: never hand the pool a
+            # connection inside a transaction nobody tracks.
+            if not self._connection.is_closed() and self._connection.is_in_transaction():
+                await self._connection.execute("ROLLBACK")
+            raise
+
+    async def commit(self) -> None:
+        await self._connection.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._connection.execute("ROLLBACK")
+
+
+class DeclaringConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection whose next transaction opens with a pending tenant declaration.
+
+    SQLAlchemy's asyncpg adapter begins a transaction lazily, right before the first statement.
+    The session's ``after_begin`` hook (below) leaves the declaration here instead of sending it
+    as a statement of its own; the transaction that starts next carries it in its ``BEGIN``
+    message. A declaration not consumed is dropped when the connection returns to the pool, and
+    a transaction begun without one declares nothing, so row-level security sees no client.
+    """
+
+    pending_declaration: str | None = None
+
+    def transaction(
+        self, *, isolation: str | None = None, readonly: bool = False, deferrable: bool = False
+    ) -> Any:
+        declaration, self.pending_declaration = self.pending_declaration, None
+        if declaration is None:
+            return super().transaction(
+                isolation=isolation, readonly=readonly, deferrable=deferrable
+            )
+        begin = "BEGIN" + _ISOLATION_SQL.get(isolation or "", "")
+        begin += " READ ONLY" if readonly else ""
+        begin += " DEFERRABLE" if deferrable else ""
+        return _DeclaringTransaction(self, f"{begin}; {declaration}")
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -69,7 +169,11 @@ class Database:
                 raise ValueError("stvos needs a SQLite file, not an in-memory database")
             ensure_sqlite_directory(self.url)
         else:
-            kwargs |= {"pool_size": db.pool_size, "max_overflow": db.max_overflow}
+            kwargs |= {
+                "pool_size": db.pool_size,
+                "max_overflow": db.max_overflow,
+                "connect_args": {"connection_class": DeclaringConnection},
+            }
         engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._install_sqlite_hooks(engine)
@@ -97,6 +201,12 @@ class Database:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     def _install_postgres_hooks(self, engine: AsyncEngine) -> None:
+        @event.listens_for(engine.sync_engine, "checkin")
+        def _on_checkin(dbapi_conn: Any, _record: Any) -> None:
+            driver = getattr(dbapi_conn, "driver_connection", None)
+            if isinstance(driver, DeclaringConnection):
+                driver.pending_declaration = None
+
         role = self.settings.database.app_role
         if not role:
             return
@@ -121,9 +231,13 @@ class Database:
         async with self.session(scope, write=write) as session:
             try:
                 yield session
+                unmet = _unmet_condition(session)
+                if unmet is not None:
+                    raise CommitRefused(unmet)
                 await session.commit()
             except StvosError as exc:
-                await (session.commit() if exc.keeps_changes else session.rollback())
+                keep = exc.keeps_changes and _unmet_condition(session) is None
+                await (session.commit() if keep else session.rollback())
                 raise
             except BaseException:
                 await session.rollback()
@@ -141,19 +255,17 @@ class Database:
 def _declare_scope_to_postgres(
     session: Session, _transaction: SessionTransaction, connection: Connection
 ) -> None:
-    """Tell PostgreSQL's row-level security which client this transaction works for."""
+    """Tell PostgreSQL's row-level security which client this transaction works for.
+
+    When the driver has not begun the transaction yet (the usual case: asyncpg begins right
+    before the first statement), the declaration rides in the ``BEGIN`` message; otherwise it
+    is sent now, as a statement of its own.
+    """
     if connection.dialect.name != "postgresql":
         return
-    scope = get_scope(session)
-    connection.execute(
-        text(
-            "SELECT set_config(:client_key, :client_id, true), "
-            "set_config(:platform_key, :platform, true)"
-        ),
-        {
-            "client_key": PG_CLIENT_SETTING,
-            "client_id": "" if scope.client_id is None else str(scope.client_id),
-            "platform_key": PG_PLATFORM_SETTING,
-            "platform": "on" if scope.platform else "",
-        },
-    )
+    declaration = scope_declaration(get_scope(session))
+    driver = connection.connection.driver_connection
+    if isinstance(driver, DeclaringConnection) and not driver.is_in_transaction():
+        driver.pending_declaration = declaration
+        return
+    connection.exec_driver_sql(declaration)

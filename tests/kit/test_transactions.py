@@ -1,0 +1,121 @@
+"""The request transaction: conditions checked at commit, and (PostgreSQL) the tenant
+declaration sent in the BEGIN message rather than as a statement of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select, text
+
+from stvos.kit.db import CommitRefused, Database, DeclaringConnection, require_before_commit
+from stvos.kit.errors import StvosError
+from stvos.kit.policy import Auth, PendingSignIn, Policy
+from stvos.kit.tenancy import TenantScope
+from stvos.models import ApiKey, Category
+from tests.support.factories import TestClient
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def _categories(db: Database, client: TestClient) -> int:
+    async with db.transaction(TenantScope.for_client(client.id), write=False) as session:
+        return int(await session.scalar(select(func.count()).select_from(Category)) or 0)
+
+
+async def test_an_unconfirmed_condition_refuses_the_commit(
+    db: Database, client_a: TestClient
+) -> None:
+    before = await _categories(db, client_a)
+    pending = PendingSignIn(user_id=1, token_version=1, family="f")
+    with pytest.raises(CommitRefused, match="never confirmed"):
+        async with db.transaction(TenantScope.for_client(client_a.id)) as session:
+            require_before_commit(session, pending)
+            session.add(Category(name="Written?", slug="written"))
+            await session.flush()
+    assert await _categories(db, client_a) == before
+    # Confirmed, the same work commits.
+    async with db.transaction(TenantScope.for_client(client_a.id)) as session:
+        require_before_commit(session, pending)
+        session.add(Category(name="Written", slug="written"))
+        await session.flush()
+        pending.confirmed = True
+    assert await _categories(db, client_a) == before + 1
+
+
+async def test_an_error_that_keeps_changes_still_rolls_back_with_a_condition_unmet(
+    db: Database, client_a: TestClient
+) -> None:
+    class Kept(StvosError):
+        status = 409
+        code = "KEPT"
+        keeps_changes = True
+
+    before = await _categories(db, client_a)
+    with pytest.raises(Kept):
+        async with db.transaction(TenantScope.for_client(client_a.id)) as session:
+            require_before_commit(session, PendingSignIn(user_id=1, token_version=1, family=None))
+            session.add(Category(name="Kept?", slug="kept"))
+            await session.flush()
+            raise Kept()
+    assert await _categories(db, client_a) == before
+
+
+def test_only_user_routes_may_check_the_sign_in_themselves() -> None:
+    assert Policy(Auth.USER, sign_in_checked_by_route=True).sign_in_checked_by_route
+    for layer in (Auth.API_KEY, Auth.TRAINER, Auth.STAFF, Auth.PARTNER, Auth.PUBLIC):
+        with pytest.raises(ValueError, match=r"only for Auth\.USER"):
+            Policy(layer, sign_in_checked_by_route=True)
+
+
+async def test_the_tenant_declaration_rides_in_the_begin_message(
+    db: Database, client_a: TestClient, client_b: TestClient, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        pytest.skip("row-level security and its declaration are PostgreSQL's")
+    with _statements(db) as seen:
+        async with db.transaction(TenantScope.for_client(client_a.id), write=False) as session:
+            setting = await session.scalar(text("SELECT current_setting('stvos.client_id')"))
+            keys = set(await session.scalars(select(ApiKey.client_id)))
+    assert setting == str(client_a.id)
+    assert keys == {client_a.id}
+    assert not [s for s in seen if "set_config" in s], seen
+    # The platform scope is declared the same way.
+    async with db.transaction(TenantScope.for_platform(), write=False) as session:
+        platform = await session.scalar(text("SELECT current_setting('stvos.platform')"))
+    assert platform == "on"
+    # A transaction begun outside a session declares nothing: row-level security sees no client.
+    async with db.engine.connect() as conn:
+        bare = await conn.scalar(text("SELECT current_setting('stvos.client_id', true)"))
+        rows = await conn.scalar(text("SELECT count(*) FROM api_keys"))
+    assert bare in (None, "")
+    assert rows == 0
+
+
+async def test_an_unused_declaration_does_not_outlive_its_checkout(
+    db: Database, client_a: TestClient, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        pytest.skip("row-level security and its declaration are PostgreSQL's")
+    async with db.session(TenantScope.for_client(client_a.id)) as session:
+        conn = await session.connection()  # begins: the declaration waits for a statement
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, DeclaringConnection)
+        assert driver.pending_declaration is not None
+    assert driver.pending_declaration is None  # dropped when the connection went back
