@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
-from stvos.models import Client, PlaybackSession, WatchLedger
+from stvos.models import Client, PlaybackSession, User, WatchLedger
 from tests.content import add_class
 from tests.support.factories import TestClient, TestUser, make_client, make_user
 
@@ -427,20 +427,69 @@ async def test_a_heartbeat_runs_a_fixed_number_of_statements(
 
     class_id = await _class(db, client_a, clock)
     session_id = (await _start(http, member, class_id))["id"]
-    domain_counts = []
-    for position in (30, 60, 90):
-        clock.advance(30)
+    for position in (30, 60, 90, 420):  # the last one crosses a quarter hour: two ledger rows
+        clock.advance(30 if position < 400 else 300)
         # The API-key lookup is cached per app key (shared by all its users), not paid per
         # heartbeat; the frozen clock outruns that cache, so refresh it outside the count.
         assert (await http.get("/app/config", headers=client_a.headers)).status_code == 200
         with count_statements(app) as statements:
             assert (await _beat(http, member, session_id, position)).status_code == 200
         work = [s for s in statements if not s.startswith(("BEGIN", "COMMIT"))]
-        # Every request pays the tenant declaration (PostgreSQL) and the sign-in check.
-        platform = [s for s in work if "set_config" in s or "FROM users" in s]
-        assert len(platform) == (2 if is_postgres else 1), platform
-        domain_counts.append(len(work) - len(platform))
-    # The heartbeat itself: one read that locks the session and the progress, then one write
-    # (PostgreSQL: both updates and the ledger upsert in one statement; SQLite runs them in
-    # turn in-process, where a statement is a function call, not a round trip).
-    assert domain_counts == [2 if is_postgres else 4] * 3
+        # The tenant declaration travels in the BEGIN message (PostgreSQL), and the sign-in
+        # check is a column of the locked read: neither costs a statement of its own.
+        assert not [s for s in work if "set_config" in s], work
+        read = work[0]
+        assert "FROM users" in read, read
+        assert "FROM playback_sessions" in read, read
+        if is_postgres:
+            assert "FOR UPDATE" in read
+            # One write: both updates ride as CTEs of the ledger upsert.
+            assert len(work) == 2, work
+            assert "WITH session_written AS" in work[1]
+            assert "INSERT INTO watch_ledger" in work[1]
+        else:  # SQLite runs the three writes in turn, in-process (no round trips)
+            assert len(work) == 4, work
+
+
+async def test_a_dead_sign_in_cannot_heartbeat_and_writes_nothing(
+    http: httpx.AsyncClient,
+    db: Database,
+    client_a: TestClient,
+    member: TestUser,
+    clock: FrozenClock,
+) -> None:
+    class_id = await _class(db, client_a, clock)
+    session_id = (await _start(http, member, class_id))["id"]
+    clock.advance(30)
+    assert (await _beat(http, member, session_id, 30)).status_code == 200
+    assert (await http.post("/auth/logout", headers=member.headers)).status_code == 200
+    clock.advance(30)
+    refused = await _beat(http, member, session_id, 60)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "UNAUTHORIZED"
+    ended = await http.post(f"/sessions/{session_id}/end", json={}, headers=member.headers)
+    assert ended.status_code == 401
+    # Told 401, not 404, whether or not the session exists.
+    assert (await _beat(http, member, session_id + 999, 60)).status_code == 401
+    async with db.transaction(TenantScope.for_client(client_a.id)) as session:
+        row = await session.get(PlaybackSession, session_id)
+        assert row is not None
+        assert (row.position_seconds, row.status) == (30, "active")
+
+
+async def test_a_disabled_account_cannot_heartbeat(
+    http: httpx.AsyncClient,
+    db: Database,
+    client_a: TestClient,
+    member: TestUser,
+    clock: FrozenClock,
+) -> None:
+    class_id = await _class(db, client_a, clock)
+    session_id = (await _start(http, member, class_id))["id"]
+    async with db.transaction(TenantScope.for_client(client_a.id)) as session:
+        await session.execute(update(User).where(User.id == member.id).values(status="disabled"))
+    clock.advance(30)
+    assert (await _beat(http, member, session_id, 30)).status_code == 401
+    # A live sign-in on a session that does not exist is a plain 404.
+    other = await make_user(http, db, client_a, "other-viewer@example.com")
+    assert (await _beat(http, other, session_id + 999, 30)).status_code == 404

@@ -7,15 +7,26 @@ in the session for the route) to refuse disabled, erased or logged-out-everywher
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, exists, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.accounts.errors import InvalidToken, WrongRole
 from stvos.accounts.tokens import AccessClaims, Audience, TokenSigner
+from stvos.kit.db import require_before_commit
 from stvos.kit.errors import ClientSuspended, Unauthorized
-from stvos.kit.policy import Auth, Caller
-from stvos.models import Partner, PartnerStaff, PlatformAdmin, RefreshToken, Role, User
+from stvos.kit.policy import Auth, Caller, PendingSignIn
+from stvos.models import (
+    AccountStatus,
+    Partner,
+    PartnerStaff,
+    PlatformAdmin,
+    RefreshToken,
+    Role,
+    User,
+)
 from stvos.tenancy.access import ClientAuthenticator, declare_scope
 
 _ROLE_OF_LAYER = {Auth.TRAINER: Role.TRAINER.value, Auth.STAFF: Role.CLIENT_ADMIN.value}
@@ -40,6 +51,55 @@ def _family_live(family: str | None) -> ColumnElement[bool]:
     )
 
 
+def _sign_in_live_clause() -> ColumnElement[bool]:
+    users, refresh = User.__table__, RefreshToken.__table__
+    client: BindParameter[int] = bindparam("sign_in_client")
+    family_live = exists().where(
+        refresh.c.client_id == client,
+        refresh.c.family == bindparam("sign_in_family"),
+        refresh.c.revoked_at.is_(None),
+    )
+    return exists().where(
+        and_(
+            users.c.client_id == client,
+            users.c.id == bindparam("sign_in_user"),
+            users.c.status == AccountStatus.ACTIVE.value,
+            users.c.token_version == bindparam("sign_in_version"),
+            family_live,
+        )
+    )
+
+
+# Whether a pending sign-in is still good, as one boolean column a route's own first statement
+# selects (explicit client conditions: these prebuilt statements run beside the ORM filter).
+# Its bind parameters come from sign_in_params().
+SIGN_IN_LIVE: ColumnElement[bool] = _sign_in_live_clause()
+
+
+def sign_in_params(client_id: int, pending: PendingSignIn) -> dict[str, Any]:
+    return {
+        "sign_in_client": client_id,
+        "sign_in_user": pending.user_id,
+        "sign_in_version": pending.token_version,
+        "sign_in_family": pending.family,
+    }
+
+
+def confirm_sign_in(pending: PendingSignIn, live: bool) -> None:
+    """Record the outcome of a route's folded-in account check; a dead sign-in is a 401."""
+    if not live:
+        raise InvalidToken("This sign-in is no longer valid")
+    pending.confirmed = True
+
+
+async def check_sign_in(session: AsyncSession, client_id: int, pending: PendingSignIn) -> None:
+    """The account check on its own, for a route's paths that have no statement to fold it
+    into (its object was not found: the caller must learn 401 before 404)."""
+    conn = await session.connection()
+    live = await conn.scalar(select(SIGN_IN_LIVE), sign_in_params(client_id, pending))
+    confirm_sign_in(pending, bool(live))
+
+
 class AccountAuthenticator:
     def __init__(self, signer: TokenSigner, clients: ClientAuthenticator) -> None:
         self.signer = signer
@@ -58,6 +118,13 @@ class AccountAuthenticator:
         # A token is bound to its client: client A's token with client B's key is refused.
         if caller.client is None or claims.client_id != caller.client.id:
             raise InvalidToken("This token belongs to another app")
+        if caller.policy.sign_in_checked_by_route:
+            pending = PendingSignIn(claims.subject_id, claims.token_version, claims.family)
+            require_before_commit(session, pending)
+            caller.user_id = claims.subject_id
+            caller.pending_sign_in = pending
+            caller.extra["family"] = claims.family
+            return caller
         # One statement: the account, and whether its sign-in (refresh family) is still live,
         # so a logout or a detected refresh-token reuse ends the access tokens at once too.
         row = (

@@ -3,10 +3,11 @@
 So the partner portal is not empty on a fresh demo: ``/partner/dashboard``, members, analytics
 and billing all have something to show.
 
-Consistency: the members' watching is produced by the real playback service
-(:mod:`stvos.playback.service` ``start`` and ``heartbeat``) under a frozen clock moved through
-the past weeks, so playback sessions, class progress and watch-ledger rows come from the same
-code a real app drives and agree with each other exactly. The clock is put back afterwards.
+Consistency: the members' watching is produced by the real playback code
+(:mod:`stvos.playback.service` ``start``, :mod:`stvos.playback.heartbeat`) under a frozen
+clock moved through the past weeks, so playback sessions, class progress and watch-ledger rows
+come from the same code a real app drives and agree with each other exactly. The clock is put
+back afterwards.
 
 Idempotent: every row is found by its natural key (product name, voucher code, member email)
 and made only when missing; a member who already has a membership gets no new watching. Codes
@@ -39,6 +40,7 @@ from stvos.models import (
     VoucherRedemption,
     VoucherStatus,
 )
+from stvos.playback import heartbeat as beats
 from stvos.playback import service as playback
 
 SEED = 20261205
@@ -220,7 +222,7 @@ async def _watch(
                 step = min(HEARTBEAT_SECONDS, target - position)
                 clock.advance(step)
                 position += step
-                await playback.heartbeat(
+                await beats.heartbeat(
                     session,
                     client,
                     user.id,

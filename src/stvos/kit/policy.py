@@ -56,12 +56,39 @@ class Policy:
     # token) is what names the client, so its lookup must see every client: the request runs
     # in the platform scope, and the service names the client explicitly on what it touches.
     platform_lookup: bool = False
+    # A hot user route (the heartbeat) that checks the account itself, inside its own first
+    # statement, instead of the guard spending a statement on it: see PendingSignIn.
+    sign_in_checked_by_route: bool = False
 
     def __post_init__(self) -> None:
         if self.feature is not None and self.feature not in ALL_FEATURES:
             raise ValueError(f"unknown feature {self.feature!r}; known: {', '.join(ALL_FEATURES)}")
         if self.platform_lookup and self.auth is not Auth.PUBLIC:
             raise ValueError("platform_lookup is only for Auth.PUBLIC routes")
+        if self.sign_in_checked_by_route and self.auth is not Auth.USER:
+            raise ValueError("sign_in_checked_by_route is only for Auth.USER routes")
+
+
+@dataclass(slots=True)
+class PendingSignIn:
+    """A user's access token whose signature, expiry and client were verified by the guard, but
+    whose account check (the account is active, the token version is current, the sign-in was
+    not ended) the route folds into its own first statement.
+
+    Only routes declared with ``allow(Auth.USER, sign_in_checked_by_route=True)`` get one. The
+    request's transaction refuses to commit while it is unconfirmed (``unmet``), so a route that
+    forgets the check fails closed with a 500 instead of serving a logged-out token.
+    """
+
+    user_id: int
+    token_version: int
+    family: str | None
+    confirmed: bool = False
+
+    def unmet(self) -> str | None:
+        if self.confirmed:
+            return None
+        return "the route declared sign_in_checked_by_route but never confirmed the sign-in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +125,7 @@ class Caller:
     role: str | None = None
     partner_id: int | None = None
     admin_id: int | None = None
+    pending_sign_in: PendingSignIn | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -109,6 +137,12 @@ class Caller:
         if self.user_id is None:
             raise RuntimeError(f"{self.policy.auth} route has no signed-in user")
         return self.user_id
+
+    def require_pending_sign_in(self) -> PendingSignIn:
+        """The account check a ``sign_in_checked_by_route`` route must run and confirm."""
+        if self.pending_sign_in is None:
+            raise RuntimeError(f"{self.policy.auth} route has no pending sign-in check")
+        return self.pending_sign_in
 
     def require_client(self) -> ClientContext:
         """The client of a route whose policy guarantees one (API key, user, partner)."""
@@ -182,9 +216,15 @@ class PublicGuard(PolicyGuard):
         return caller
 
 
-def allow(auth: Auth, *, feature: str | None = None, platform_lookup: bool = False) -> DependsParam:
+def allow(
+    auth: Auth,
+    *,
+    feature: str | None = None,
+    platform_lookup: bool = False,
+    sign_in_checked_by_route: bool = False,
+) -> DependsParam:
     """Declare who may call a route: ``dependencies=[allow(Auth.API_KEY)]``."""
-    policy = Policy(auth, feature, platform_lookup)
+    policy = Policy(auth, feature, platform_lookup, sign_in_checked_by_route)
     if auth is Auth.PUBLIC and not platform_lookup and feature is None:
         public: DependsParam = Depends(PublicGuard(policy))
         return public

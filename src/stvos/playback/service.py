@@ -1,4 +1,5 @@
-"""Playback sessions and the heartbeat: honest coverage, resume across devices, completion.
+"""Playback sessions: start, read, history, continue watching, idle closing; the heartbeat
+itself (the hot path) lives in :mod:`stvos.playback.heartbeat`.
 
 A heartbeat credits at most the wall time since the previous one (plus a little tolerance),
 and only forwards: the credited stretch is the last part of the jump, ``[position - allowed,
@@ -11,12 +12,10 @@ transaction already serialises), so concurrent heartbeats cannot lose or double 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +28,6 @@ from stvos.kit.schemas import PageParams
 from stvos.kit.zones import (
     local_date_sql,
     local_midnight,
-    quarter_hour_floor,
-    quarter_hour_shares,
 )
 from stvos.models import (
     ClassProgress,
@@ -40,18 +37,45 @@ from stvos.models import (
     WatchLedger,
 )
 from stvos.playback import coverage
-from stvos.playback.errors import SessionClosed, SessionExpired, SessionNotFound
+from stvos.playback.errors import SessionNotFound
 
 TOLERANCE_SECONDS = 5
 IDLE_LIMIT = timedelta(minutes=5)
 CONTINUE_WATCHING_LIMIT = 10
 
-# A quarter hour (UTC start), its local day (client's zone), seconds credited, completions.
-LedgerPiece = tuple[datetime, date, int, int]
+
+class SessionFacts(Protocol):
+    """What an answer about a playback session reads (an ORM row or the heartbeat's state)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def class_id(self) -> int: ...
+    @property
+    def device_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def last_heartbeat_at(self) -> datetime: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def position_seconds(self) -> int: ...
+    @property
+    def credited_seconds(self) -> int: ...
+
+
+class ProgressFacts(Protocol):
+    @property
+    def covered_buckets(self) -> int: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
 
 
 def _progress_answer(
-    progress: ClassProgress, duration_seconds: int, position: int, threshold: int
+    progress: ProgressFacts, duration_seconds: int, position: int, threshold: int
 ) -> dict[str, Any]:
     buckets = coverage.bucket_count(duration_seconds)
     percent = round(100 * progress.covered_buckets / buckets, 1)
@@ -67,15 +91,15 @@ def _progress_answer(
 
 
 def session_out(
-    row: PlaybackSession, item: OnDemandClass, progress: ClassProgress, threshold: int
+    row: SessionFacts, duration_minutes: int, progress: ProgressFacts, threshold: int
 ) -> dict[str, Any]:
     return {
-        **_progress_answer(progress, item.duration_minutes * 60, row.position_seconds, threshold),
+        **_progress_answer(progress, duration_minutes * 60, row.position_seconds, threshold),
         "id": row.id,
         "class_id": row.class_id,
         "device_id": row.device_id,
         "status": row.status,
-        "duration": item.duration_minutes,
+        "duration": duration_minutes,
         "started_at": row.started_at,
         "last_heartbeat_at": row.last_heartbeat_at,
         "ended_at": row.ended_at,
@@ -142,7 +166,7 @@ async def start(
         .execution_options(synchronize_session=False)
     )
     await session.flush()
-    return session_out(row, item, progress, client.completion_threshold)
+    return session_out(row, item.duration_minutes, progress, client.completion_threshold)
 
 
 async def _owned(
@@ -159,177 +183,6 @@ async def _owned(
     return row[0], row[1]
 
 
-def _by_quarter_hour(
-    now: datetime, seconds: int, completions: int, time_zone: str
-) -> list[LedgerPiece]:
-    """Split the credited stretch ``[now - seconds, now)`` at UTC quarter hours.
-
-    Each piece carries the client's local day of its quarter hour; the completion belongs to
-    the quarter hour it happened in (``now``'s). A heartbeat every 30 s gives one or two pieces.
-    """
-    zone = ZoneInfo(time_zone)
-    shares = dict(quarter_hour_shares(now, seconds))
-    if completions:
-        shares.setdefault(quarter_hour_floor(now), 0)
-    current = quarter_hour_floor(now)
-    return [
-        (period, period.astimezone(zone).date(), share, completions if period == current else 0)
-        for period, share in sorted(shares.items())
-    ]
-
-
-def _ledger_upsert(
-    dialect: str, client: ClientContext, user_id: int, class_id: int, pieces: list[LedgerPiece]
-) -> Executable | None:
-    """One upsert adding the credited seconds and completions to each quarter hour's row."""
-    rows = [
-        {
-            "client_id": client.id,
-            "user_id": user_id,
-            "class_id": class_id,
-            "period_start": period,
-            "day": day,
-            "watched_seconds": seconds,
-            "completions": completions,
-        }
-        for period, day, seconds, completions in pieces
-    ]
-    if not rows:
-        return None
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(WatchLedger).values(rows)
-    return statement.on_conflict_do_update(
-        index_elements=["client_id", "user_id", "class_id", "period_start"],
-        set_={
-            "watched_seconds": WatchLedger.watched_seconds + statement.excluded.watched_seconds,
-            "completions": WatchLedger.completions + statement.excluded.completions,
-        },
-    )
-
-
-async def _write_heartbeat(
-    session: AsyncSession,
-    client: ClientContext,
-    row: PlaybackSession,
-    progress: ClassProgress,
-    pieces: list[LedgerPiece],
-) -> None:
-    """Persist the session, the class progress and the ledger: one statement on PostgreSQL.
-
-    The rows were locked by the read, so the values computed from them are safe to write as
-    they are. PostgreSQL runs the two updates as data-modifying CTEs of the ledger upsert (one
-    round trip); SQLite has no such CTEs and runs them in turn, in-process.
-    """
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    session_update = (
-        update(PlaybackSession)
-        .where(PlaybackSession.id == row.id, PlaybackSession.client_id == client.id)
-        .values(
-            status=row.status,
-            ended_at=row.ended_at,
-            last_heartbeat_at=row.last_heartbeat_at,
-            position_seconds=row.position_seconds,
-            credited_seconds=row.credited_seconds,
-        )
-    )
-    progress_update = (
-        update(ClassProgress)
-        .where(ClassProgress.id == progress.id, ClassProgress.client_id == client.id)
-        .values(
-            covered=progress.covered,
-            covered_buckets=progress.covered_buckets,
-            resume_position=progress.resume_position,
-            last_watched_at=progress.last_watched_at,
-            completed_at=progress.completed_at,
-        )
-    )
-    ledger = _ledger_upsert(dialect, client, row.user_id, row.class_id, pieces)
-    # The values above are written by these statements, not by the unit of work.
-    session.expunge(row)
-    session.expunge(progress)
-    if dialect == "postgresql":
-        carrier: Any = ledger if ledger is not None else select(literal(1))
-        await session.execute(
-            carrier.add_cte(
-                session_update.returning(PlaybackSession.id).cte("session_written"),
-                progress_update.returning(ClassProgress.id).cte("progress_written"),
-            )
-        )
-        return
-    for statement in (session_update, progress_update, ledger):
-        if statement is not None:
-            await session.execute(statement.execution_options(synchronize_session=False))
-
-
-async def heartbeat(
-    session: AsyncSession,
-    client: ClientContext,
-    user_id: int,
-    session_id: int,
-    position: int | None,
-    *,
-    ending: bool = False,
-) -> dict[str, Any]:
-    now = utcnow()
-    # One statement reads and locks the session and the class progress together.
-    found = (
-        await session.execute(
-            select(PlaybackSession, OnDemandClass, ClassProgress)
-            .join(OnDemandClass, OnDemandClass.id == PlaybackSession.class_id)
-            .join(
-                ClassProgress,
-                (ClassProgress.user_id == PlaybackSession.user_id)
-                & (ClassProgress.class_id == PlaybackSession.class_id),
-            )
-            .where(PlaybackSession.id == session_id, PlaybackSession.user_id == user_id)
-            .with_for_update(of=[PlaybackSession, ClassProgress])
-        )
-    ).one_or_none()
-    if found is None:
-        raise SessionNotFound()
-    row, item, progress = found
-    if row.status != SessionStatus.ACTIVE.value:
-        raise SessionClosed()
-    if now - row.last_heartbeat_at > IDLE_LIMIT:
-        row.status = SessionStatus.EXPIRED.value
-        row.ended_at = row.last_heartbeat_at
-        await session.flush()
-        raise SessionExpired()
-    duration = item.duration_minutes * 60
-
-    credited = 0
-    if position is not None:
-        position = min(position, duration)
-        allowed = max(0.0, (now - row.last_heartbeat_at).total_seconds()) + TOLERANCE_SECONDS
-        start_at = max(float(row.position_seconds), position - allowed)
-        if position > start_at:
-            credited = round(position - start_at)
-            progress.covered = coverage.cover(progress.covered, start_at, position, duration)
-            progress.covered_buckets = coverage.covered(progress.covered)
-        row.position_seconds = position
-        if progress.resume_session_id == row.id:
-            progress.resume_position = position
-    row.last_heartbeat_at = now
-    row.credited_seconds += credited
-    progress.last_watched_at = now
-
-    completions = 0
-    buckets = coverage.bucket_count(duration)
-    if (
-        progress.completed_at is None
-        and 100 * progress.covered_buckets >= client.completion_threshold * buckets
-    ):
-        progress.completed_at = now  # once per user and class: the row is locked
-        progress.resume_position = 0
-        completions = 1
-    if ending:
-        row.status = SessionStatus.ENDED.value
-        row.ended_at = now
-    pieces = _by_quarter_hour(now, credited, completions, client.time_zone)
-    await _write_heartbeat(session, client, row, progress, pieces)
-    return session_out(row, item, progress, client.completion_threshold)
-
-
 async def get(
     session: AsyncSession, client: ClientContext, user_id: int, session_id: int
 ) -> dict[str, Any]:
@@ -340,7 +193,7 @@ async def get(
         )
     )
     assert progress is not None
-    return session_out(row, item, progress, client.completion_threshold)
+    return session_out(row, item.duration_minutes, progress, client.completion_threshold)
 
 
 async def history(
@@ -367,7 +220,12 @@ async def history(
         )
     }
     items = [
-        session_out(row, classes[row.class_id], progress[row.class_id], client.completion_threshold)
+        session_out(
+            row,
+            classes[row.class_id].duration_minutes,
+            progress[row.class_id],
+            client.completion_threshold,
+        )
         for row in rows
     ]
     return items, total
