@@ -93,6 +93,18 @@ def api_routers() -> list[APIRouter]:
     ]
 
 
+def mount_order(routers: list[APIRouter]) -> list[APIRouter]:
+    """The routers in the order requests are matched against them.
+
+    FastAPI tries the routes of each included router in mount order, at a few microseconds per
+    route, so the routers of the hot paths (the heartbeat every 30 s of every viewer; the
+    library reads) go first. No path of theirs overlaps another router's, so the order changes
+    no match, only its cost.
+    """
+    hot = [playback_router, content_router, content_search_router]
+    return hot + [router for router in routers if router not in hot]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = Database(settings)
@@ -150,8 +162,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(IdempotentReplay, on_replay)
 
-    for router in api_routers():
+    docs_order = api_routers()
+    for router in mount_order(docs_order):
         app.include_router(router)
+    # Swagger UI groups operations by tag in this order, whatever the mount order.
+    tags = [t for r in docs_order for route in r.routes for t in getattr(route, "tags", [])]
+    app.openapi_tags = [{"name": str(tag)} for tag in dict.fromkeys(tags)]
 
     def openapi() -> dict[str, Any]:
         return build_openapi(app)

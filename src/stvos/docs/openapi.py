@@ -46,6 +46,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
         openapi_version="3.1.0",
+        tags=app.openapi_tags,
     )
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {}).update(_SECURITY_SCHEMES)
