@@ -13,8 +13,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from stvos.kit.clock import FrozenClock
-from stvos.kit.db import Database
+from stvos.kit.db import Database, observe_driver_statements, scope_declaration
 from stvos.kit.tenancy import TenantScope
+from stvos.kit.zones import quarter_hour_floor
 from stvos.models import Client, PlaybackSession, User, WatchLedger
 from tests.content import add_class
 from tests.support.factories import TestClient, TestUser, make_client, make_user
@@ -419,24 +420,37 @@ async def test_a_heartbeat_runs_a_fixed_number_of_statements(
     app: FastAPI,
     db: Database,
     client_a: TestClient,
-    member: TestUser,
     clock: FrozenClock,
     is_postgres: bool,
 ) -> None:
     from tests.content import count_statements
 
-    class_id = await _class(db, client_a, clock)
-    session_id = (await _start(http, member, class_id))["id"]
-    for position in (30, 60, 90, 420):  # the last one crosses a quarter hour: two ledger rows
-        clock.advance(30 if position < 400 else 300)
+    # Start 75 s before a quarter hour: the third heartbeat's 30 s straddle it, so its write
+    # carries two ledger pieces; the ones around it carry one.
+    quarter = quarter_hour_floor(clock.now()) + timedelta(minutes=15)
+    clock.advance((quarter - clock.now()).total_seconds() - 75)
+    viewer = await make_user(http, db, client_a, "counted@example.com")  # a fresh sign-in
+    class_id = await _class(db, client_a, clock, minutes=60)
+    session_id = (await _start(http, viewer, class_id))["id"]
+    for beat in range(1, 5):
+        clock.advance(30)
         # The API-key lookup is cached per app key (shared by all its users), not paid per
         # heartbeat; the frozen clock outruns that cache, so refresh it outside the count.
         assert (await http.get("/app/config", headers=client_a.headers)).status_code == 200
-        with count_statements(app) as statements:
-            assert (await _beat(http, member, session_id, position)).status_code == 200
+        position = 30 * beat
+        # PostgreSQL runs the heartbeat straight on the driver: watch those statements too.
+        with (
+            count_statements(app) as statements,
+            observe_driver_statements(lambda sql, _args: statements.append(sql)),
+        ):
+            assert (await _beat(http, viewer, session_id, position)).status_code == 200
         work = [s for s in statements if not s.startswith(("BEGIN", "COMMIT"))]
-        # The tenant declaration travels in the BEGIN message (PostgreSQL), and the sign-in
-        # check is a column of the locked read: neither costs a statement of its own.
+        if is_postgres:  # the BEGIN message carries the tenant declaration
+            declaration = scope_declaration(TenantScope.for_client(client_a.id))
+            assert [s for s in statements if s.startswith("BEGIN")] == [
+                f"BEGIN ISOLATION LEVEL READ COMMITTED; {declaration}"
+            ]
+        # The sign-in check is a column of the locked read: no statement of its own.
         assert not [s for s in work if "set_config" in s], work
         read = work[0]
         assert "FROM users" in read, read
@@ -447,8 +461,13 @@ async def test_a_heartbeat_runs_a_fixed_number_of_statements(
             assert len(work) == 2, work
             assert "WITH session_written AS" in work[1]
             assert "INSERT INTO watch_ledger" in work[1]
-        else:  # SQLite runs the three writes in turn, in-process (no round trips)
-            assert len(work) == 4, work
+        else:  # SQLite runs the writes in turn, in-process (no round trips)
+            assert len(work) == (5 if beat == 3 else 4), work
+    async with db.transaction(TenantScope.for_client(client_a.id)) as session:
+        periods = await session.scalar(
+            select(func.count()).select_from(WatchLedger).where(WatchLedger.user_id == viewer.id)
+        )
+    assert periods == 2  # the quarter hour it started in, and the one the third beat reached
 
 
 async def test_a_dead_sign_in_cannot_heartbeat_and_writes_nothing(

@@ -15,12 +15,14 @@ tenant filter, with row-level security behind them on PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, ClassVar, Protocol, cast
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from sqlalchemy import Executable, Table, and_, bindparam, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from stvos.accounts.access import SIGN_IN_LIVE, check_sign_in, confirm_sign_in, sign_in_params
 from stvos.kit.clock import utcnow
+from stvos.kit.db import DriverStatement, driver_transaction
 from stvos.kit.policy import ClientContext, PendingSignIn
 from stvos.kit.zones import quarter_hour_floor, quarter_hour_shares
 from stvos.models import ClassProgress, OnDemandClass, PlaybackSession, SessionStatus, WatchLedger
@@ -212,13 +215,9 @@ def _by_quarter_hour(
     ]
 
 
-async def _write(
-    conn: AsyncConnection,
-    client: ClientContext,
-    row: _SessionState,
-    progress: _ProgressState,
-    pieces: list[LedgerPiece],
-) -> None:
+def _write_params(
+    client: ClientContext, row: _SessionState, progress: _ProgressState, pieces: list[LedgerPiece]
+) -> dict[str, Any]:
     params: dict[str, Any] = {
         "b_client": client.id,
         "b_user": row.user_id,
@@ -239,29 +238,65 @@ async def _write(
     for i, piece in enumerate(pieces):
         for name, value in zip(_LEDGER_FIELDS, piece, strict=True):
             params[f"l{i}_{name}"] = value
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_combined_write(len(pieces)), params)
-        return
-    await conn.execute(_SESSION_UPDATE, params)
-    await conn.execute(_PROGRESS_UPDATE, params)
-    for i in range(len(pieces)):
-        await conn.execute(_ledger_upsert(conn.dialect.name, i), params)
+    return params
 
 
-async def _expire(conn: AsyncConnection, client: ClientContext, row: _SessionState) -> None:
-    """Close a session that fell silent; the refusal that follows keeps this change."""
-    await conn.execute(
-        _SESSION_UPDATE,
-        {
-            "b_client": client.id,
-            "s_id": row.id,
-            "s_status": SessionStatus.EXPIRED.value,
-            "s_ended_at": row.last_heartbeat_at,
-            "s_last_heartbeat_at": row.last_heartbeat_at,
-            "s_position_seconds": row.position_seconds,
-            "s_credited_seconds": row.credited_seconds,
-        },
-    )
+class _Executor(Protocol):
+    async def read(self, with_sign_in: bool, params: dict[str, Any]) -> Mapping[str, Any] | None:
+        """The locked row of the session, its class and progress (None: no such session)."""
+        ...
+
+    async def write(self, pieces: int, params: dict[str, Any]) -> None: ...
+
+    async def expire(self, params: dict[str, Any]) -> None: ...
+
+
+class _OnDriver:
+    """PostgreSQL: the statements compiled once, run on asyncpg (see kit.db.driver_transaction)."""
+
+    read_statements: ClassVar[dict[bool, DriverStatement]] = {
+        flag: DriverStatement.of(statement) for flag, statement in _READ.items()
+    }
+    session_update: ClassVar[DriverStatement] = DriverStatement.of(_SESSION_UPDATE)
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def read(self, with_sign_in: bool, params: dict[str, Any]) -> Mapping[str, Any] | None:
+        record = await self.read_statements[with_sign_in].fetchrow(self.connection, params)
+        return None if record is None else cast(Mapping[str, Any], record)
+
+    async def write(self, pieces: int, params: dict[str, Any]) -> None:
+        await _driver_write(pieces).execute(self.connection, params)
+
+    async def expire(self, params: dict[str, Any]) -> None:
+        await self.session_update.execute(self.connection, params)
+
+
+@cache
+def _driver_write(pieces: int) -> DriverStatement:
+    return DriverStatement.of(_combined_write(pieces))
+
+
+class _OnSession:
+    """Any other database (SQLite): the same statements through the session's connection; the
+    writes run in turn (in-process, no round trips)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def read(self, with_sign_in: bool, params: dict[str, Any]) -> Mapping[str, Any] | None:
+        found = (await self.connection.execute(_READ[with_sign_in], params)).one_or_none()
+        return None if found is None else cast(Mapping[str, Any], found._mapping)
+
+    async def write(self, pieces: int, params: dict[str, Any]) -> None:
+        await self.connection.execute(_SESSION_UPDATE, params)
+        await self.connection.execute(_PROGRESS_UPDATE, params)
+        for i in range(pieces):
+            await self.connection.execute(_ledger_upsert(self.connection.dialect.name, i), params)
+
+    async def expire(self, params: dict[str, Any]) -> None:
+        await self.connection.execute(_SESSION_UPDATE, params)
 
 
 async def heartbeat(
@@ -279,58 +314,90 @@ async def heartbeat(
     ``sign_in`` is the caller's pending account check (from a ``sign_in_checked_by_route``
     route): it is answered by the locked read and confirmed before anything is written.
     """
-    now = utcnow()
-    conn = await session.connection()
-    params: dict[str, Any] = {"b_client": client.id, "b_session": session_id, "b_user": user_id}
-    if sign_in is not None:
-        params |= sign_in_params(client.id, sign_in)
-    found = (await conn.execute(_READ[sign_in is not None], params)).one_or_none()
-    if found is None:
-        if sign_in is not None:  # a dead sign-in is told 401 before any 404
-            await check_sign_in(session, client.id, sign_in)
-        raise SessionNotFound()
-    if sign_in is not None:
-        confirm_sign_in(sign_in, bool(found.signed_in))
-    values = found._mapping
-    row = _SessionState(**{column.name: values[column.name] for column in _SESSION_COLUMNS})
-    progress = _ProgressState(
-        **{column.name: values[f"progress_{column.name}"] for column in _PROGRESS_COLUMNS}
-    )
-    if row.status != SessionStatus.ACTIVE.value:
-        raise SessionClosed()
-    if now - row.last_heartbeat_at > IDLE_LIMIT:
-        await _expire(conn, client, row)
-        raise SessionExpired()
-    duration = found.duration_minutes * 60
+    beat = _Beat(session, client, user_id, session_id, position, ending, sign_in)
+    # Straight on the driver only when the session has begun nothing: that transaction is then
+    # the request's only one. A caller with work in progress (the demo) must be seen by the read.
+    on_asyncpg = session.bind is not None and session.bind.dialect.driver == "asyncpg"
+    if on_asyncpg and not session.in_transaction():
+        async with driver_transaction(session) as connection:
+            return await beat.run(_OnDriver(connection))
+    return await beat.run(_OnSession(await session.connection()))
 
-    credited = 0
-    if position is not None:
-        position = min(position, duration)
-        allowed = max(0.0, (now - row.last_heartbeat_at).total_seconds()) + TOLERANCE_SECONDS
-        start_at = max(float(row.position_seconds), position - allowed)
-        if position > start_at:
-            credited = round(position - start_at)
-            progress.covered = coverage.cover(progress.covered, start_at, position, duration)
-            progress.covered_buckets = coverage.covered(progress.covered)
-        row.position_seconds = position
-        if progress.resume_session_id == row.id:
-            progress.resume_position = position
-    row.last_heartbeat_at = now
-    row.credited_seconds += credited
-    progress.last_watched_at = now
 
-    completions = 0
-    buckets = coverage.bucket_count(duration)
-    if (
-        progress.completed_at is None
-        and 100 * progress.covered_buckets >= client.completion_threshold * buckets
-    ):
-        progress.completed_at = now  # once per user and class: the row is locked
-        progress.resume_position = 0
-        completions = 1
-    if ending:
-        row.status = SessionStatus.ENDED.value
-        row.ended_at = now
-    pieces = _by_quarter_hour(now, credited, completions, client.time_zone)
-    await _write(conn, client, row, progress, pieces)
-    return session_out(row, found.duration_minutes, progress, client.completion_threshold)
+@dataclass(slots=True)
+class _Beat:
+    session: AsyncSession
+    client: ClientContext
+    user_id: int
+    session_id: int
+    position: int | None
+    ending: bool
+    sign_in: PendingSignIn | None
+
+    async def run(self, db: _Executor) -> dict[str, Any]:
+        now = utcnow()
+        client, sign_in = self.client, self.sign_in
+        params: dict[str, Any] = {
+            "b_client": client.id,
+            "b_session": self.session_id,
+            "b_user": self.user_id,
+        }
+        if sign_in is not None:
+            params |= sign_in_params(client.id, sign_in)
+        found = await db.read(sign_in is not None, params)
+        if found is None:
+            if sign_in is not None:  # a dead sign-in is told 401 before any 404
+                await check_sign_in(self.session, client.id, sign_in)
+            raise SessionNotFound()
+        if sign_in is not None:
+            confirm_sign_in(sign_in, bool(found["signed_in"]))
+        row = _SessionState(**{column.name: found[column.name] for column in _SESSION_COLUMNS})
+        progress = _ProgressState(
+            **{column.name: found[f"progress_{column.name}"] for column in _PROGRESS_COLUMNS}
+        )
+        if row.status != SessionStatus.ACTIVE.value:
+            raise SessionClosed()
+        if now - row.last_heartbeat_at > IDLE_LIMIT:
+            row.status = SessionStatus.EXPIRED.value
+            row.ended_at = row.last_heartbeat_at
+            await db.expire(_write_params(client, row, progress, []))
+            raise SessionExpired()  # keeps the change: the session is closed either way
+        duration_minutes: int = found["duration_minutes"]
+        pieces = self._credit(now, row, progress, duration_minutes * 60)
+        await db.write(len(pieces), _write_params(client, row, progress, pieces))
+        return session_out(row, duration_minutes, progress, client.completion_threshold)
+
+    def _credit(
+        self, now: datetime, row: _SessionState, progress: _ProgressState, duration: int
+    ) -> list[LedgerPiece]:
+        """Apply the heartbeat to the locked rows in memory; the ledger pieces to add."""
+        position = self.position
+        credited = 0
+        if position is not None:
+            position = min(position, duration)
+            allowed = max(0.0, (now - row.last_heartbeat_at).total_seconds()) + TOLERANCE_SECONDS
+            start_at = max(float(row.position_seconds), position - allowed)
+            if position > start_at:
+                credited = round(position - start_at)
+                progress.covered = coverage.cover(progress.covered, start_at, position, duration)
+                progress.covered_buckets = coverage.covered(progress.covered)
+            row.position_seconds = position
+            if progress.resume_session_id == row.id:
+                progress.resume_position = position
+        row.last_heartbeat_at = now
+        row.credited_seconds += credited
+        progress.last_watched_at = now
+
+        completions = 0
+        buckets = coverage.bucket_count(duration)
+        if (
+            progress.completed_at is None
+            and 100 * progress.covered_buckets >= self.client.completion_threshold * buckets
+        ):
+            progress.completed_at = now  # once per user and class: the row is locked
+            progress.resume_position = 0
+            completions = 1
+        if self.ending:
+            row.status = SessionStatus.ENDED.value
+            row.ended_at = now
+        return _by_quarter_hour(now, credited, completions, self.client.time_zone)
