@@ -97,11 +97,11 @@ def mount_order(routers: list[APIRouter]) -> list[APIRouter]:
     """The routers in the order requests are matched against them.
 
     FastAPI tries the routes of each included router in mount order, at a few microseconds per
-    route, so the routers of the hot paths (the heartbeat every 30 s of every viewer; the
-    library reads) go first. No path of theirs overlaps another router's, so the order changes
-    no match, only its cost.
+    route, so the routers of the hot paths go first: health (polled by every load balancer),
+    the heartbeat (every viewer, every 30 s) and the library reads. No path of theirs overlaps
+    another router's, so the order changes no match, only its cost.
     """
-    hot = [playback_router, content_router, content_search_router]
+    hot = [health_router, playback_router, content_router, content_search_router]
     return hot + [router for router in routers if router not in hot]
 
 
