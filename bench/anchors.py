@@ -136,17 +136,19 @@ def _literal(value: Any) -> str:
 def heartbeat_script(
     statements: list[tuple[str, Any]],
     *,
-    session_id: int,
-    user_id: int,
-    position: int,
+    variables: dict[int, tuple[str, int]],
     spread: int,
-    first_session: int,
-    first_user: int,
     path: Path,
 ) -> str:
-    """stvos's own heartbeat SQL (captured from one request) as a pgbench script: the session,
-    its user and the position become variables, everything else stays as captured."""
-    variables = {session_id: ":sid", user_id: ":uid", position: ":pos"}
+    """stvos's own heartbeat SQL (captured from one request) as a pgbench script.
+
+    ``variables`` maps a captured value (the session's id, its user's, its progress row's, the
+    position) to a pgbench variable and its first value; with ``spread`` > 1, each transaction
+    picks one of ``spread`` consecutive sessions (their ids, users and progress rows advance
+    together), so clients do not queue on one row. Everything else stays as captured. The
+    tenant declaration that stvos sends inside its BEGIN message is its own statement here:
+    pgbench cannot send two statements in one prepared message.
+    """
 
     def render(sql: str, params: Any) -> str:
         values = list(params) if isinstance(params, list | tuple) else []
@@ -154,20 +156,25 @@ def heartbeat_script(
         def one(match: re.Match[str]) -> str:
             value = values[int(match.group(1)) - 1]
             if isinstance(value, int) and not isinstance(value, bool) and value in variables:
-                return variables[value]
+                return ":" + variables[value][0]
             return _literal(value)
 
         return re.sub(r"\$(\d+)", one, sql).replace("\n", " ")
 
-    lines = [
-        f"\\set k random(0, {max(0, spread - 1)})",
-        f"\\set sid {first_session} + :k",
-        f"\\set uid {first_user} + :k",
-        "\\set pos random(0, 600)",
-        "BEGIN;",
-    ]
+    lines = [f"\\set k random(0, {max(0, spread - 1)})"]
+    for name, first in variables.values():
+        if name == "pos":
+            lines.append("\\set pos random(0, 600)")
+        else:
+            lines.append(f"\\set {name} {first} + :k")
+    lines.append("BEGIN;")
     for sql, params in statements:
-        if sql.strip().upper() in ("BEGIN", "COMMIT", "ROLLBACK"):
+        head, _, rest = sql.partition(";")
+        if head.strip().upper().startswith(("COMMIT", "ROLLBACK")):
+            continue
+        if head.strip().upper().startswith("BEGIN"):
+            if rest.strip():
+                lines.append(rest.strip().rstrip(";") + ";")
             continue
         lines.append(render(sql, params).rstrip(";") + ";")
     lines.append("COMMIT;")

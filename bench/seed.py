@@ -73,6 +73,7 @@ class Seeded:
     api_key: str
     users: list[tuple[int, str, str]]  # (id, email, access token)
     sessions: list[tuple[int, int]]  # (session id, user id)
+    progress: list[int]  # the class progress row of each session (same order)
     trainer_services: list[tuple[int, int]]  # (trainer id, service id)
     category: str
     partner_login: dict[str, str]
@@ -275,6 +276,14 @@ async def seed(kind: str, scale: Scale, data_dir: Path, name: str) -> Seeded:
                     for sid, uid, cid in sessions
                 ],
             )
+            progress_of = {
+                sid: pid
+                for sid, pid in await conn.execute(
+                    select(ClassProgress.resume_session_id, ClassProgress.id).where(
+                        ClassProgress.client_id == client_id
+                    )
+                )
+            }
             others = await _other_clients(conn, scale, now)
             trainer_services = [
                 (t_id, s_id)
@@ -315,6 +324,7 @@ async def seed(kind: str, scale: Scale, data_dir: Path, name: str) -> Seeded:
         api_key=demo["apiKey"],
         users=users_out,
         sessions=[(sid, uid) for sid, uid, _ in sessions],
+        progress=[progress_of[sid] for sid, _, _ in sessions],
         trainer_services=trainer_services,
         category=categories[0][1],
         partner_login=demo["logins"]["partner"],
