@@ -202,3 +202,43 @@ async def test_an_erased_user_token_is_dead(
 ) -> None:
     assert (await http.delete("/users/me", headers=member.headers)).status_code == 200
     _assert_401(await _me(http, client_a, member.access_token))
+
+
+async def test_a_remembered_token_still_expires_and_a_tampered_one_is_still_refused(
+    http: httpx.AsyncClient,
+    member: TestUser,
+    client_a: TestClient,
+    clock: FrozenClock,
+) -> None:
+    clock._now = datetime.fromtimestamp(_claims_of(member.access_token)["iat"], UTC)
+    # Used once: its verified signature is remembered.
+    assert (await _me(http, client_a, member.access_token)).status_code == 200
+    # Another token of the same shape with one signature byte changed is not "the same token".
+    head, body, signature = member.access_token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    _assert_401(await _me(http, client_a, f"{head}.{body}.{flipped}"))
+    # The remembered token is for the user audience only: as a partner token it is refused.
+    partner = await http.get(
+        "/partner/dashboard", headers={"Authorization": f"Bearer {member.access_token}"}
+    )
+    assert partner.status_code == 401
+    # Expiry is checked at every use, remembered or not.
+    clock._now = datetime.fromtimestamp(_claims_of(member.access_token)["exp"] + 1, UTC)
+    _assert_401(await _me(http, client_a, member.access_token), "TOKEN_EXPIRED")
+
+
+def test_the_remembered_tokens_are_bounded(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stvos.accounts import tokens
+
+    monkeypatch.setattr(tokens, "VERIFIED_CACHE_SIZE", 3)
+    signer = _signer(app)
+    issued = [
+        signer.issue(
+            AccessClaims(audience=Audience.USER, subject_id=i, token_version=1, client_id=1)
+        ).token
+        for i in range(5)
+    ]
+    for token in issued:
+        assert signer.verify(token, Audience.USER).subject_id == issued.index(token)
+    assert len(signer._verified) == 3
+    assert [key[0] for key in signer._verified] == issued[2:]  # the oldest went first
