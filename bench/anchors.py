@@ -55,13 +55,27 @@ def pgbench(db_url: str, script: Path, *, connections: int, duration: float) -> 
     }
 
 
-def hono(*, connections: int, duration: float, workdir: Path, use_wrk: bool) -> dict[str, Any]:
-    """Install and run the Hono anchor (a temporary copy), drive its hello route and its
-    heartbeat like stvos's, then pgbench its ``pgbench.sql`` on the same database."""
-    if not HONO.is_dir() or shutil.which("node") is None or shutil.which("npm") is None:
-        return {"error": "hono anchor, node or npm missing"}
-    work = Path(tempfile.mkdtemp(prefix="bench-hono-"))
-    try:
+class HonoAnchor:
+    """The Hono heartbeat server (the original stack) on its own database, kept up for the whole
+    run so that stvos's heartbeat can be measured in alternating rounds with it."""
+
+    def __init__(self, *, connections: int, workdir: Path, use_wrk: bool) -> None:
+        self.kw: dict[str, Any] = {
+            "connections": connections, "workdir": workdir, "use_wrk": use_wrk,
+        }  # fmt: skip
+        self.workdir = workdir
+        self.error: str | None = None
+        self.base = ""
+        self.specs: list[dict[str, Any]] = []
+        self._work: Path | None = None
+        self._server: Server | None = None
+        self.db_url = f"postgresql://postgres@localhost:5432/{HONO_DB}"
+
+    def __enter__(self) -> HonoAnchor:
+        if not HONO.is_dir() or shutil.which("node") is None or shutil.which("npm") is None:
+            self.error = "hono anchor, node or npm missing"
+            return self
+        work = self._work = Path(tempfile.mkdtemp(prefix="bench-hono-"))
         for item in [*HONO.glob("*.mjs"), HONO / "package.json", HONO / "schema.sql"]:
             shutil.copy(item, work)
         installed = subprocess.run(
@@ -69,15 +83,16 @@ def hono(*, connections: int, duration: float, workdir: Path, use_wrk: bool) -> 
             cwd=work, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         if installed.returncode != 0:
-            return {"error": f"npm install failed (offline?): {installed.stderr[-400:]}"}
+            self.error = f"npm install failed (offline?): {installed.stderr[-400:]}"
+            return self
         psql(f'DROP DATABASE IF EXISTS "{HONO_DB}" WITH (FORCE)', f'CREATE DATABASE "{HONO_DB}"')
-        db_url = f"postgresql://postgres@localhost:5432/{HONO_DB}"
         subprocess.run(
-            ["psql", db_url, "-q", "-f", "schema.sql"], cwd=work, check=True, capture_output=True
-        )
+            ["psql", self.db_url, "-q", "-f", "schema.sql"], cwd=work, check=True,
+            capture_output=True,
+        )  # fmt: skip
         subprocess.run(["node", "tokens.mjs", "heartbeat.lua"], cwd=work, check=True)
         tokens = re.findall(r'"(eyJ[^"]+)"', (work / "heartbeat.lua").read_text())
-        specs = [
+        self.specs = [
             {
                 "method": "POST",
                 "path": f"/api/v1/sessions/{i}/progress",
@@ -91,32 +106,37 @@ def hono(*, connections: int, duration: float, workdir: Path, use_wrk: bool) -> 
             for i, token in enumerate(tokens, start=1)
         ]
         port = free_port()
-        env = {"PORT": str(port), "PG_URL": db_url.replace("localhost", "127.0.0.1")}
-        server = Server(
+        env = {"PORT": str(port), "PG_URL": self.db_url.replace("localhost", "127.0.0.1")}
+        self._server = Server(
             ["node", str(work / "server.mjs")], env, f"http://127.0.0.1:{port}/api/v1/health",
-            workdir / "hono.log",
+            self.workdir / "hono.log",
         )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        hello = [{"method": "GET", "path": "/api/v1/health", "headers": {}, "body": None}]
-        with server:
-            kw = {"connections": connections, "workdir": workdir, "use_wrk": use_wrk}
-            load.drive(base, hello, duration=1, name="hono-warm", **kw)  # type: ignore[arg-type]
-            result_hello = load.drive(base, hello, duration=duration, name="hono-hello", **kw)  # type: ignore[arg-type]
-            result_hb = load.drive(base, specs, duration=duration, name="hono-heartbeat", **kw)  # type: ignore[arg-type]
-            rss = server.peak_rss_mb()
-        bench_sql = pgbench(
-            db_url, HONO / "pgbench.sql", connections=connections, duration=duration
+        self._server.__enter__()
+        self.base = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.__exit__()
+        if self._work is not None:
+            psql(f'DROP DATABASE IF EXISTS "{HONO_DB}" WITH (FORCE)')
+            shutil.rmtree(self._work, ignore_errors=True)
+
+    def hello(self, duration: float) -> dict[str, Any]:
+        spec = [{"method": "GET", "path": "/api/v1/health", "headers": {}, "body": None}]
+        load.drive(self.base, spec, duration=1, name="hono-warm", **self.kw)
+        return load.drive(self.base, spec, duration=duration, name="hono-hello", **self.kw)
+
+    def heartbeat(self, duration: float, name: str = "hono-heartbeat") -> dict[str, Any]:
+        return load.drive(self.base, self.specs, duration=duration, name=name, **self.kw)
+
+    def peak_rss_mb(self) -> list[float]:
+        return self._server.peak_rss_mb() if self._server is not None else []
+
+    def pgbench(self, *, connections: int, duration: float) -> dict[str, Any]:
+        return pgbench(
+            self.db_url, HONO / "pgbench.sql", connections=connections, duration=duration
         )
-        return {
-            "hello": result_hello,
-            "heartbeat": result_hb,
-            "peakRssMb": rss,
-            "pgbenchAnchorSql": bench_sql,
-            "processes": 1,
-        }
-    finally:
-        psql(f'DROP DATABASE IF EXISTS "{HONO_DB}" WITH (FORCE)')
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _literal(value: Any) -> str:
