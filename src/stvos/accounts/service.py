@@ -340,8 +340,15 @@ async def change_password(
     return await _sign_in(session, accounts, user)
 
 
+def member_zone(profile: dict[str, Any] | None, client_zone: str | None) -> ZoneInfo:
+    """A member's IANA zone: their profile's ``time_zone``, else their client's, else UTC."""
+    return (
+        zone_named((profile or {}).get("time_zone")) or zone_named(client_zone) or ZoneInfo("UTC")
+    )
+
+
 async def user_zone(session: AsyncSession, user_id: int) -> ZoneInfo:
-    """The member's IANA zone: their profile's ``time_zone``, else their client's, else UTC."""
+    """The member's IANA zone (:func:`member_zone`), read from the database."""
     row = (
         await session.execute(
             select(User.profile, Client.time_zone)
@@ -349,5 +356,4 @@ async def user_zone(session: AsyncSession, user_id: int) -> ZoneInfo:
             .where(User.id == user_id)
         )
     ).one()
-    profile: dict[str, Any] = row[0] or {}
-    return zone_named(profile.get("time_zone")) or zone_named(row[1]) or ZoneInfo("UTC")
+    return member_zone(row[0], row[1])

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, TypeAdapter, field_validator, model_validator
 
-from stvos.kit.schemas import ApiModel, RequestModel
+from stvos.kit.schemas import ApiModel, Envelope, RequestModel
 
 _MAX_ID = 2**63 - 1
 
@@ -61,7 +62,7 @@ class SlotOut(ApiModel):
     end: datetime
 
 
-class AvailabilityOut(ApiModel):
+class _AvailabilityHead(ApiModel):
     trainer_id: int
     service_id: int
     duration_minutes: int
@@ -69,7 +70,76 @@ class AvailabilityOut(ApiModel):
     viewer_time_zone: str = Field(description="The zone dates in from/to were read in")
     from_: datetime = Field(alias="from", description="Start of the window searched (UTC)")
     to: datetime = Field(description="End of the window searched (UTC, exclusive)")
+
+
+class AvailabilityOut(_AvailabilityHead):
     slots: list[SlotOut]
+
+
+# --- availability on the wire: hundreds of slots without a model each -----------------------
+
+
+# A SlotOut as sent: {"slotId": int, "start": str, "end": str}, its instants already ISO-8601
+# text. Plain dicts: Pydantic writes them in its core without a schema per key.
+SlotWire = dict[str, Any]
+
+
+class AvailabilityWire(_AvailabilityHead):
+    """:class:`AvailabilityOut` (the documented answer) with its slots in their wire form.
+
+    A 30-day answer has ~750 slots: two datetimes, a dict and a validated model for each,
+    then the envelope validated and serialised, cost ~1.7 ms of CPU (of a 7.7 ms request);
+    precomputed text in plain dicts costs ~0.4 ms. The head is the documented model's own; a
+    test pins the bytes to ``Envelope[AvailabilityOut]``'s."""
+
+    slots: list[SlotWire]
+
+
+_AVAILABILITY_JSON = TypeAdapter(Envelope[AvailabilityWire])
+_EPOCH_DAY = date(1970, 1, 1)
+_DAY_MINUTES = 1440
+# "THH:MM:00Z" for every minute of a day: how Pydantic writes a whole-minute UTC datetime.
+_CLOCK = [f"T{hour:02d}:{minute:02d}:00Z" for hour in range(24) for minute in range(60)]
+
+
+def _day_text(day: int) -> str:
+    return (_EPOCH_DAY + timedelta(days=day)).isoformat()
+
+
+def slot_wire(slot_ids: Iterable[int], duration_minutes: int) -> list[SlotWire]:
+    """Slots by id (minutes since the epoch, UTC; soonest first) as the wire has them, byte for
+    byte what :class:`SlotOut` serialises to: a day's date is written when the day changes, a
+    time of day looked up."""
+    slots: list[SlotWire] = []
+    day: int | None = None
+    end_day: int | None = None
+    day_text = end_day_text = ""
+    for slot_id in slot_ids:
+        start_day, minute = divmod(slot_id, _DAY_MINUTES)
+        if start_day != day:
+            day, day_text = start_day, _day_text(start_day)
+        finish_day, end_minute = divmod(slot_id + duration_minutes, _DAY_MINUTES)
+        if finish_day != end_day:
+            end_day, end_day_text = finish_day, _day_text(finish_day)
+        slots.append(
+            {
+                "slotId": slot_id,
+                "start": day_text + _CLOCK[minute],
+                "end": end_day_text + _CLOCK[end_minute],
+            }
+        )
+    return slots
+
+
+def availability_json(answer: Mapping[str, Any]) -> bytes:
+    """The ``Envelope[AvailabilityOut]`` JSON of a service answer whose slots are ``slot_ids``
+    (see :func:`stvos.trainers.bookings.availability`)."""
+    head = {name: answer[name] for name in _AvailabilityHead.model_fields}
+    data = AvailabilityWire.model_construct(
+        **head, slots=slot_wire(answer["slot_ids"], answer["duration_minutes"])
+    )
+    envelope = Envelope[AvailabilityWire].model_construct(data=data)
+    return _AVAILABILITY_JSON.dump_json(envelope, by_alias=True)
 
 
 class TrainerRef(ApiModel):

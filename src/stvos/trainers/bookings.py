@@ -24,17 +24,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import BindParameter, Select, and_, bindparam, select, true
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stvos.accounts.service import user_zone
+from stvos.accounts.access import SIGN_IN_LIVE, check_sign_in, confirm_sign_in, sign_in_params
+from stvos.accounts.service import member_zone
 from stvos.integrations.mail import Mailer
 from stvos.kit.clock import utcnow
 from stvos.kit.errors import ValidationFailed
 from stvos.kit.paging import fetch_page
-from stvos.kit.policy import ClientContext
+from stvos.kit.policy import ClientContext, PendingSignIn
 from stvos.kit.schemas import PageParams
 from stvos.kit.zones import zone_named
 from stvos.models import Booking, BookingStatus, Client, ServiceMode, Trainer, TrainerService, User
@@ -210,6 +211,57 @@ def availability_window(
     return start, end
 
 
+def _availability_read(*, with_sign_in: bool) -> Select[*tuple[Any, ...]]:
+    """Everything an availability answer needs before the calendar, in one row: whether the
+    caller's sign-in is still live (for a route that folds the account check in), the member's
+    profile and their client's zone (the viewer's zone), the trainer and the service (NULL when
+    not found: outer joins, so the row is there whatever the ids).
+
+    Built once, and run as Core on the session's connection with explicit client conditions,
+    like :func:`stvos.trainers.calendar.load_calendar`'s statement (see there why)."""
+    client_id: BindParameter[int] = bindparam("a_client")
+    trainer_id: BindParameter[int] = bindparam("a_trainer")
+    service_id: BindParameter[int] = bindparam("a_service")
+    profile = (
+        select(User.profile)
+        .where(User.client_id == client_id, User.id == bindparam("a_user"))
+        .scalar_subquery()
+    )
+    return (
+        select(
+            (SIGN_IN_LIVE if with_sign_in else true()).label("signed_in"),
+            profile.label("profile"),
+            Client.time_zone.label("client_zone"),
+            Trainer.id.label("trainer_id"),
+            Trainer.is_active.label("trainer_active"),
+            Trainer.time_zone,  # the trainer's: calendar.trainer_zone reads the row
+            TrainerService.id.label("service_id"),
+            TrainerService.is_active.label("service_active"),
+            # the service's terms: calendar.ServiceTerms
+            TrainerService.duration_minutes,
+            TrainerService.buffer_before_minutes,
+            TrainerService.buffer_after_minutes,
+            TrainerService.min_notice_minutes,
+            TrainerService.max_days_ahead,
+        )
+        .select_from(Client)
+        .outerjoin(Trainer, and_(Trainer.client_id == client_id, Trainer.id == trainer_id))
+        .outerjoin(
+            TrainerService,
+            and_(
+                TrainerService.client_id == client_id,
+                TrainerService.id == service_id,
+                TrainerService.trainer_id == Trainer.id,
+            ),
+        )
+        .where(Client.id == client_id)
+    )
+
+
+_AVAILABILITY_READ = _availability_read(with_sign_in=False)
+_AVAILABILITY_READ_SIGNING_IN = _availability_read(with_sign_in=True)
+
+
 async def availability(
     session: AsyncSession,
     client: ClientContext,
@@ -221,29 +273,64 @@ async def availability(
     to_text: str | None,
     time_zone: str | None,
     now: datetime,
+    sign_in: PendingSignIn | None = None,
 ) -> dict[str, Any]:
     """Bookable slots of one service; ``from``/``to`` dates are read in ``time_zone`` when
-    given, else the member's own zone (their profile's, else the client's)."""
+    given, else the member's own zone (their profile's, else the client's).
+
+    Two statements: the caller, trainer and service (:func:`_availability_read`, which also
+    answers ``sign_in``, the caller's pending account check, when the route folds it in), then
+    the calendar. The answer carries ``slot_ids`` (each slot lasts ``duration_minutes``);
+    :func:`stvos.trainers.booking_schemas.availability_json` writes the wire shape.
+    """
+    statement = _AVAILABILITY_READ
+    params = {
+        "a_client": client.id,
+        "a_user": user_id,
+        "a_trainer": trainer_id,
+        "a_service": service_id,
+    }
+    if sign_in is not None:
+        statement = _AVAILABILITY_READ_SIGNING_IN
+        params |= sign_in_params(client.id, sign_in)
+    connection = await session.connection()
+    row = (await connection.execute(statement, params)).one_or_none()
+    if sign_in is not None:  # a dead sign-in is told 401 before any 400 or 404
+        if row is None:
+            await check_sign_in(session, client.id, sign_in)
+        else:
+            confirm_sign_in(sign_in, bool(row.signed_in))
     if time_zone is not None:
         viewer = zone_named(time_zone)
         if viewer is None:
             raise invalid("timeZone", "must be an IANA time zone such as Europe/London")
     else:
-        viewer = await user_zone(session, user_id)
+        viewer = member_zone(row.profile if row else None, row.client_zone if row else None)
     start, end = availability_window(from_text, to_text, viewer, now)
-    trainer = await _trainer(session, trainer_id)
-    service = await _service(session, trainer, service_id)
-    zone = calendar.trainer_zone(trainer, client)
-    slots = await calendar.available_slots(session, trainer, service, start, end, now, zone=zone)
+    if row is None or row.trainer_id is None or not row.trainer_active:
+        raise TrainerNotFound()
+    if row.service_id is None or not row.service_active:
+        raise ServiceNotFound()
+    zone = calendar.trainer_zone(row, client)
+    ids = await calendar.bookable_slot_ids(
+        session,
+        client_id=client.id,
+        trainer_id=row.trainer_id,
+        terms=row,
+        zone=zone,
+        start=start,
+        end=end,
+        now=now,
+    )
     return {
-        "trainer_id": trainer.id,
-        "service_id": service.id,
-        "duration_minutes": service.duration_minutes,
+        "trainer_id": row.trainer_id,
+        "service_id": row.service_id,
+        "duration_minutes": row.duration_minutes,
         "time_zone": zone.key,
         "viewer_time_zone": viewer.key,
         "from_": start,
         "to": end,
-        "slots": [{"slot_id": s.slot_id, "start": s.start, "end": s.end} for s in slots],
+        "slot_ids": ids,
     }
 
 
