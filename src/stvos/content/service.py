@@ -6,6 +6,10 @@ nothing here names a client. A class is visible to the apps only when it is *pub
 status ``published`` and ``published_at`` not in the future. Every answer is built with a
 constant number of statements, whatever the library size: a page of classes, then its
 trainers and categories in one query each; discover joins them in (four statements in all).
+
+The work of each statement is bounded by the page, not the library (migration 0014's indexes:
+newest first is an index read backwards), except counting: the categories' class counts and a
+list's total are index-only range counts, so they still grow with the classes they count.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
     and_,
     case,
@@ -166,6 +171,19 @@ def _summary(
 # --- the class list ---------------------------------------------------------------------------
 
 
+def _class_count(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
+    """How many classes of the enclosing query's category satisfy ``conditions``: one
+    index-only range count per category (``client_id, category_id, status, published_at,
+    intensity``), never a scan of the whole library grouped afterwards."""
+    return (
+        select(func.count())
+        .select_from(OnDemandClass)
+        .where(OnDemandClass.category_id == Category.id, *conditions)
+        .correlate(Category)
+        .scalar_subquery()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ClassFilters:
     category: str | None = None  # category name, any case
@@ -192,28 +210,70 @@ class ClassFilters:
                 ],
             )
 
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """What a class must satisfy, besides being published (the category aside: a name,
+        resolved to the client's categories of that name)."""
+        found: list[ColumnElement[bool]] = []
+        if self.is_live:
+            found.append(false())  # nothing on demand is live
+        if self.trainer_id is not None:
+            found.append(OnDemandClass.trainer_id == self.trainer_id)
+        if self.intensity is not None:
+            found.append(OnDemandClass.intensity == self.intensity)
+        if self.min_duration is not None:
+            found.append(OnDemandClass.duration_minutes >= self.min_duration)
+        if self.max_duration is not None:
+            found.append(OnDemandClass.duration_minutes <= self.max_duration)
+        return found
+
 
 async def list_classes(
     session: AsyncSession, filters: ClassFilters, paging: PageParams
 ) -> tuple[list[ClassSummary], int]:
     filters.check()
-    query = select(OnDemandClass).where(is_published(utcnow()))
-    if filters.is_live:
-        query = query.where(false())  # nothing on demand is live
+    conditions = [is_published(utcnow()), *filters.conditions()]
     if filters.category is not None:
-        query = query.join(Category, Category.id == OnDemandClass.category_id).where(
-            func.lower(Category.name) == func.lower(filters.category)
+        classes, total = await _page_in_category(
+            session, filters.category, filters.sort, conditions, paging
         )
-    if filters.trainer_id is not None:
-        query = query.where(OnDemandClass.trainer_id == filters.trainer_id)
-    if filters.intensity is not None:
-        query = query.where(OnDemandClass.intensity == filters.intensity)
-    if filters.min_duration is not None:
-        query = query.where(OnDemandClass.duration_minutes >= filters.min_duration)
-    if filters.max_duration is not None:
-        query = query.where(OnDemandClass.duration_minutes <= filters.max_duration)
-    classes, total = await fetch_page(session, query, paging, *_ORDER[filters.sort])
+    else:
+        query = select(OnDemandClass).where(*conditions)
+        classes, total = await fetch_page(session, query, paging, *_ORDER[filters.sort])
     return await summaries(session, classes), total
+
+
+async def _page_in_category(
+    session: AsyncSession,
+    category: str,
+    sort: ClassSort,
+    conditions: list[ColumnElement[bool]],
+    paging: PageParams,
+) -> tuple[list[OnDemandClass], int]:
+    """The page of a category-filtered list and its total.
+
+    The categories of that name come first, each with its count of matching classes (one
+    statement: an index-only range count per category); the page then names the category ids,
+    so it is read from the ``(client_id, category_id, status, published_at, ...)`` index newest
+    first and stops at the page, whether the category holds few matches or many. No category
+    or no match: no page query."""
+    found = await session.execute(
+        select(Category.id, _class_count(*conditions)).where(
+            func.lower(Category.name) == func.lower(category)
+        )
+    )
+    counts = {category_id: count for category_id, count in found}
+    total = sum(counts.values())
+    if not total or paging.offset >= total:
+        return [], total
+    in_category = OnDemandClass.category_id.in_([c for c, count in counts.items() if count])
+    rows = await session.scalars(
+        select(OnDemandClass)
+        .where(in_category, *conditions)
+        .order_by(*_ORDER[sort])
+        .offset(paging.offset)
+        .limit(paging.limit)
+    )
+    return list(rows), total
 
 
 # --- one class --------------------------------------------------------------------------------
@@ -264,14 +324,12 @@ async def class_detail(session: AsyncSession, class_id: int) -> ClassDetail:
 # --- categories -------------------------------------------------------------------------------
 
 
+def _active_categories() -> ColumnElement[bool]:
+    return Category.is_active.is_(True)
+
+
 def _categories_query() -> Select[*tuple[Any, ...]]:
     """The client's active categories with their published class counts, in display order."""
-    counts = (
-        select(OnDemandClass.category_id, func.count(OnDemandClass.id).label("class_count"))
-        .where(is_published(utcnow()), OnDemandClass.category_id.is_not(None))
-        .group_by(OnDemandClass.category_id)
-        .subquery()
-    )
     return (
         select(
             Category.id,
@@ -279,11 +337,10 @@ def _categories_query() -> Select[*tuple[Any, ...]]:
             Category.slug,
             func.coalesce(Category.description, PlatformCategory.description).label("description"),
             func.coalesce(Category.image_url, PlatformCategory.image_url).label("image"),
-            func.coalesce(counts.c.class_count, 0).label("class_count"),
+            _class_count(is_published(utcnow())).label("class_count"),
         )
-        .outerjoin(counts, counts.c.category_id == Category.id)
         .outerjoin(PlatformCategory, PlatformCategory.id == Category.platform_category_id)
-        .where(Category.is_active.is_(True))
+        .where(_active_categories())
         .order_by(Category.sort_order, func.lower(Category.name), Category.id)
     )
 
@@ -297,10 +354,10 @@ async def all_categories(session: AsyncSession) -> list[CategoryOut]:
 async def list_categories(
     session: AsyncSession, paging: PageParams
 ) -> tuple[list[CategoryOut], int]:
-    """A page of the active categories with their counts, and how many there are."""
-    query = _categories_query()
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = await session.execute(query.offset(paging.offset).limit(paging.limit))
+    """A page of the active categories with their counts, and how many there are (counted
+    without the class counts: each active category is one row)."""
+    total = await session.scalar(select(func.count(Category.id)).where(_active_categories()))
+    rows = await session.execute(_categories_query().offset(paging.offset).limit(paging.limit))
     return [CategoryOut.model_validate(row._mapping) for row in rows], total or 0
 
 

@@ -83,18 +83,33 @@ class OnDemandClass(IdMixin, TimestampMixin, TenantOwned, Base):
         tenant_key("on_demand_classes"),
         tenant_reference("trainer_id", "trainers"),
         tenant_reference("category_id", "categories"),
+        # Newest first (published_at DESC, id DESC) is this index read backwards (0014).
         Index(
-            "ix_on_demand_classes_client_id_status_published_at",
+            "ix_on_demand_classes_client_id_status_published_at_id",
             "client_id",
             "status",
             "published_at",
+            "id",
         ),
-        Index("ix_on_demand_classes_client_id_category_id", "client_id", "category_id"),
-        Index("ix_on_demand_classes_client_id_trainer_id", "client_id", "trainer_id"),
+        # A category's published classes as one range, newest first: its count, and the class
+        # list by category (intensity checked in the index) without visiting the rows (0014).
         Index(
-            "ix_on_demand_classes_client_id_is_featured_featured_order",
+            "ix_on_demand_classes_client_id_category_id_status_published_at",
+            "client_id",
+            "category_id",
+            "status",
+            "published_at",
+            "id",
+            "intensity",
+        ),
+        Index("ix_on_demand_classes_client_id_trainer_id", "client_id", "trainer_id"),
+        # The featured rail's published classes as one range (0014).
+        Index(
+            "ix_on_demand_classes_client_id_is_featured_status_published_at",
             "client_id",
             "is_featured",
+            "status",
+            "published_at",
             "featured_order",
         ),
     )
