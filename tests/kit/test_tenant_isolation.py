@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -205,3 +206,25 @@ async def test_page_totals_count_only_the_current_client(
         )
     assert total == 1
     assert [row.client_id for row in rows] == [client_a.id]
+
+
+async def test_policies_read_the_tenant_settings_once_per_statement(
+    db: Database, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        pytest.skip("row-level security is PostgreSQL's")
+    async with db.engine.connect() as conn:
+        policies = (
+            await conn.execute(
+                text(
+                    "SELECT tablename, coalesce(qual, '') || ' ' || coalesce(with_check, '') "
+                    "FROM pg_policies WHERE schemaname = current_schema()"
+                )
+            )
+        ).all()
+    assert len(policies) > 30
+    for table, expressions in policies:
+        # Every call sits in a sub-select (an init plan, once per statement), none bare (per row).
+        bare = re.sub(r"SELECT stvos_(client_id|platform)\(\)", "", expressions)
+        assert "stvos_client_id()" not in bare, (table, expressions)
+        assert "stvos_platform()" not in bare, (table, expressions)

@@ -25,8 +25,10 @@ def _checked(name: str) -> str:
     return name
 
 
-CLIENT_ID_FN = "stvos_client_id()"
-PLATFORM_FN = "stvos_platform()"
+# Wrapped in a sub-select so that a policy computes each once per statement (an init plan), not
+# once per row (see migration 0015).
+CLIENT_ID_FN = "(SELECT stvos_client_id())"
+PLATFORM_FN = "(SELECT stvos_platform())"
 
 
 def _is_postgres() -> bool:
