@@ -24,6 +24,7 @@ from stvos.content.router import router as content_router
 from stvos.content.search_router import router as content_search_router
 from stvos.docs.openapi import build_openapi
 from stvos.docs.router import router as docs_router
+from stvos.health.probe import LivenessProbe, liveness_json
 from stvos.health.router import router as health_router
 from stvos.housekeeping.service import Housekeeper
 from stvos.integrations.livekit import LiveKitRoomService
@@ -33,6 +34,7 @@ from stvos.kit.handlers import install_error_handlers
 from stvos.kit.idempotency import IdempotentReplay, on_replay
 from stvos.kit.middleware import RequestContextMiddleware
 from stvos.kit.ratelimit import RateLimiter
+from stvos.kit.routing import API_PREFIX
 from stvos.live.member_router import router as live_member_router
 from stvos.live.room_router import router as live_room_router
 from stvos.live.schedule_router import router as live_schedule_router
@@ -139,6 +141,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # stvos ships no OpenTelemetry set-up; FastAPI's native telemetry would otherwise look
+        # up the global providers (and their environment) on every request to find that out.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = database
@@ -174,6 +179,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+    # Innermost of ours: liveness polls skip the router, still get request ids, logs and CORS.
+    app.add_middleware(
+        LivenessProbe,
+        path=f"{API_PREFIX}/health",
+        body=lambda: liveness_json(settings, app.state.started_monotonic),
+    )
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

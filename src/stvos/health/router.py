@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from stvos.health import service
+from stvos.health.probe import liveness_json
 from stvos.health.schemas import DetailedHealth, Health
 from stvos.kit.policy import Auth, allow
 from stvos.kit.routing import api_router
@@ -12,10 +13,19 @@ from stvos.kit.schemas import Envelope, ok
 router = api_router(tags=["health"])
 
 
-@router.get("/health", response_model=Envelope[Health], dependencies=[allow(Auth.PUBLIC)])
-async def health(request: Request) -> Envelope[Health]:
+@router.get(
+    "/health",
+    response_model=Envelope[Health],
+    dependencies=[allow(Auth.PUBLIC)],
+    description=(
+        "Liveness, for load balancers and monitors: no credential, no database. "
+        "Answered before the router (see `stvos.health.probe`); this route declares it."
+    ),
+)
+async def health(request: Request) -> Response:
     state = request.app.state
-    return ok(Health.model_validate(service.summary(state.settings, state.started_monotonic)))
+    body = liveness_json(state.settings, state.started_monotonic)
+    return Response(body, media_type="application/json")
 
 
 @router.get(
