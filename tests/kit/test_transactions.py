@@ -3,14 +3,22 @@ declaration sent in the BEGIN message rather than as a statement of its own."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event, func, select, text
 
-from stvos.kit.db import CommitRefused, Database, DeclaringConnection, require_before_commit
+from stvos.kit.db import (
+    CommitRefused,
+    Database,
+    DeclaringConnection,
+    driver_transaction,
+    require_before_commit,
+)
 from stvos.kit.errors import StvosError
 from stvos.kit.policy import Auth, PendingSignIn, Policy
 from stvos.kit.tenancy import TenantScope
@@ -119,3 +127,104 @@ async def test_an_unused_declaration_does_not_outlive_its_checkout(
         assert isinstance(driver, DeclaringConnection)
         assert driver.pending_declaration is not None
     assert driver.pending_declaration is None  # dropped when the connection went back
+
+
+# --- driver_transaction: the pooled asyncpg connection of the hottest paths --------------------
+
+
+async def _category_names(db: Database, client: TestClient) -> set[str]:
+    async with db.transaction(TenantScope.for_client(client.id), write=False) as session:
+        return set(await session.scalars(select(Category.name)))
+
+
+_INSERT_CATEGORY = (
+    "INSERT INTO categories (client_id, name, slug, sort_order, is_active, created_at, updated_at)"
+    " VALUES ($1, $2, $3, 0, true, now(), now())"
+)
+
+
+async def test_a_driver_transaction_commits_and_returns_its_connection(
+    db: Database, client_a: TestClient, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        pytest.skip("the driver path is PostgreSQL's")
+    pool = db.engine.sync_engine.pool
+    async with (
+        db.session(TenantScope.for_client(client_a.id)) as session,
+        driver_transaction(session) as driver,
+    ):
+        # The declaration rode in the BEGIN: row-level security lets the insert through.
+        await driver.execute(_INSERT_CATEGORY, client_a.id, "Driven", "driven")
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert driver.pending_declaration is None  # type: ignore[attr-defined]
+    assert not driver.is_in_transaction()
+    assert "Driven" in await _category_names(db, client_a)
+
+
+async def test_a_failed_driver_transaction_rolls_back(
+    db: Database, client_a: TestClient, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        pytest.skip("the driver path is PostgreSQL's")
+    pool = db.engine.sync_engine.pool
+    async with db.session(TenantScope.for_client(client_a.id)) as session:
+        with pytest.raises(StvosError):
+            async with driver_transaction(session) as driver:
+                await driver.execute(_INSERT_CATEGORY, client_a.id, "Undone", "undone")
+                raise StvosError("refused")
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert "Undone" not in await _category_names(db, client_a)
+    # The connection went back clean: the next transaction on it works.
+    assert await _categories(db, client_a) >= 0
+
+
+async def test_a_cancelled_driver_transaction_rolls_back_before_its_connection_returns(
+    db: Database, client_a: TestClient, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        pytest.skip("the driver path is PostgreSQL's")
+    pool = db.engine.sync_engine.pool
+    entered = asyncio.Event()
+    held: list[Any] = []
+
+    async def interrupted() -> None:
+        async with (
+            db.session(TenantScope.for_client(client_a.id)) as session,
+            driver_transaction(session) as driver,
+        ):
+            held.append(driver)
+            await driver.execute(_INSERT_CATEGORY, client_a.id, "Halfway", "halfway")
+            entered.set()
+            await driver.execute("SELECT pg_sleep(5)")
+
+    task = asyncio.create_task(interrupted())
+    await entered.wait()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert not held[0].is_in_transaction()  # rolled back before it went back
+    assert "Halfway" not in await _category_names(db, client_a)
+
+
+async def test_a_broken_driver_connection_is_thrown_away(
+    db: Database, client_a: TestClient, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        pytest.skip("the driver path is PostgreSQL's")
+    pool = db.engine.sync_engine.pool
+    held: list[Any] = []
+    with pytest.raises(asyncpg.InterfaceError):
+        async with (
+            db.session(TenantScope.for_client(client_a.id)) as session,
+            driver_transaction(session) as driver,
+        ):
+            held.append(driver)
+            await driver.execute(_INSERT_CATEGORY, client_a.id, "Lost", "lost")
+            driver.terminate()  # the server or the network went away mid-transaction
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    # Not back in the pool: the next transactions get working connections.
+    for _ in range(pool.size() + 1):  # type: ignore[attr-defined]
+        assert "Lost" not in await _category_names(db, client_a)

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import greenlet_spawn
 
 from stvos.config import Settings
 from stvos.kit.errors import StvosError
@@ -356,24 +357,29 @@ async def driver_transaction(session: AsyncSession) -> AsyncIterator[asyncpg.Con
         # It would not see the session's uncommitted work, nor commit with it.
         raise RuntimeError("driver_transaction needs a session that has begun nothing")
     declaration = scope_declaration(get_scope(session.sync_session))
-    async with engine.connect() as conn:
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert isinstance(driver, asyncpg.Connection)
+    # The pooled connection itself, not an AsyncConnection around it: that wrapper's set-up and
+    # tear-down (two more greenlet hand-offs) cost as much as a statement here. Checking it in
+    # is synchronous work only (SQLAlchemy's reset has no transaction of its own to end).
+    pooled = await engine.raw_connection()
+    driver = pooled.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    try:
+        await _send(driver, f"BEGIN ISOLATION LEVEL READ COMMITTED; {declaration}")
         try:
-            await _send(driver, f"BEGIN ISOLATION LEVEL READ COMMITTED; {declaration}")
-            try:
-                yield driver
-                unmet = _unmet_condition(session)
-                if unmet is not None:
-                    raise CommitRefused(unmet)
-                await _send(driver, "COMMIT")
-            except StvosError as exc:
-                keep = exc.keeps_changes and _unmet_condition(session) is None
-                await _send(driver, "COMMIT" if keep else "ROLLBACK")
-                raise
-            except BaseException:
-                await _send(driver, "ROLLBACK")
-                raise
-        finally:
-            if not driver.is_closed() and driver.is_in_transaction():
-                await conn.invalidate()  # interrupted mid-way: never reuse it
+            yield driver
+            unmet = _unmet_condition(session)
+            if unmet is not None:
+                raise CommitRefused(unmet)
+            await _send(driver, "COMMIT")
+        except StvosError as exc:
+            keep = exc.keeps_changes and _unmet_condition(session) is None
+            await _send(driver, "COMMIT" if keep else "ROLLBACK")
+            raise
+        except BaseException:
+            await _send(driver, "ROLLBACK")
+            raise
+    finally:
+        if driver.is_closed() or driver.is_in_transaction():
+            await greenlet_spawn(pooled.invalidate)  # broken or interrupted: never reuse it
+        else:
+            pooled.close()
