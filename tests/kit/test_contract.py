@@ -229,3 +229,36 @@ async def test_out_of_range_ids_in_paths_are_400_not_500(
     for path in ("/manage/users/99999999999999999999", "/manage/users/0", "/manage/users/x"):
         response = await phttp.get(path, headers=staff.headers)
         _assert_error(response, 400, "VALIDATION_ERROR")
+
+
+def test_a_ready_json_answer_is_the_envelope_fastapi_would_send() -> None:
+    # ok_json skips FastAPI's second validation and double encoding; the bytes must not differ.
+    from datetime import UTC, datetime
+
+    from stvos.kit.schemas import Envelope, ok_json
+    from stvos.playback.schemas import SessionOut
+
+    answer = SessionOut.model_validate(
+        {
+            "id": 7,
+            "class_id": 3,
+            "device_id": "tv-1",
+            "status": "active",
+            "position": 61,
+            "duration": 45,
+            "watched_seconds": 30,
+            "percent_complete": 1.1,
+            "completed": False,
+            "completion_threshold": 90,
+            "started_at": datetime(2026, 12, 5, 9, 30, tzinfo=UTC),
+            "last_heartbeat_at": datetime(2026, 12, 5, 9, 31, tzinfo=UTC),
+            "ended_at": None,
+            "credited_seconds": 30,
+        }
+    )
+    response = ok_json(answer)
+    assert response.media_type == "application/json"
+    expected = Envelope[SessionOut](data=answer).model_dump(mode="json", by_alias=True)
+    assert json.loads(bytes(response.body)) == expected
+    assert expected["data"]["endedAt"] is None
+    assert "watchedSeconds" in expected["data"]

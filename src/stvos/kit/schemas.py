@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -39,6 +39,16 @@ class Envelope(BaseModel, Generic[T]):
 
 def ok(data: T) -> Envelope[T]:
     return Envelope[T](data=data)
+
+
+def ok_json(data: BaseModel) -> Response:
+    """``ok(data)`` as a ready JSON answer, for the hottest routes.
+
+    Returned as a model, an answer is validated against the route's response model once more
+    and encoded twice (to Python values, then to JSON) by FastAPI; this encodes it once. The
+    route still declares ``response_model=Envelope[...]`` for its documentation."""
+    body = b'{"success":true,"data":' + data.__pydantic_serializer__.to_json(data, by_alias=True)
+    return Response(body + b"}", media_type="application/json")
 
 
 class FieldError(BaseModel):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from stvos.kit.deps import DbSession
 from stvos.kit.policy import Auth, allow, current_caller
 from stvos.kit.routing import api_router
-from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
+from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok, ok_json
 from stvos.playback import heartbeat as beats
 from stvos.playback import service
 from stvos.playback.schemas import EndIn, HeartbeatIn, SessionOut, StartIn
@@ -44,7 +44,7 @@ async def start(request: Request, body: StartIn, session: DbSession) -> Envelope
 )
 async def heartbeat(
     request: Request, session_id: ObjectId, body: HeartbeatIn, session: DbSession
-) -> Envelope[SessionOut]:
+) -> Response:
     caller = current_caller(request)
     answer = await beats.heartbeat(
         session,
@@ -54,7 +54,7 @@ async def heartbeat(
         body.position,
         sign_in=caller.require_pending_sign_in(),
     )
-    return ok(SessionOut.model_validate(answer))
+    return ok_json(SessionOut.model_validate(answer))
 
 
 @router.post(
