@@ -133,6 +133,9 @@ class HonoAnchor:
     def peak_rss_mb(self) -> list[float]:
         return self._server.peak_rss_mb() if self._server is not None else []
 
+    def cpu_seconds(self) -> float:
+        return self._server.cpu_seconds() if self._server is not None else 0.0
+
     def pgbench(self, *, connections: int, duration: float) -> dict[str, Any]:
         return pgbench(
             self.db_url, HONO / "pgbench.sql", connections=connections, duration=duration

@@ -33,7 +33,7 @@ from sqlalchemy import event
 
 from bench import anchors, load
 from bench.seed import PASSWORD, WORDS, Scale, Seeded, drop_database, refresh_sessions, seed
-from bench.servers import bare_server, free_port, stvos_server
+from bench.servers import Server, bare_server, free_port, stvos_server
 from stvos.accounts.passwords import _hasher
 from stvos.app import create_app
 from stvos.kit.db import observe_driver_statements
@@ -245,24 +245,37 @@ def paired_heartbeat(
     base: str,
     specs: list[Any],
     hono: anchors.HonoAnchor,
+    server: Server,
     seeded: Seeded,
     args: argparse.Namespace,
     kw: dict[str, Any],
 ) -> dict[str, Any]:
     """stvos's heartbeat and the Hono anchor's, in alternating rounds of equal length: a shared
     machine's load drifts, and a ratio of two measurements taken minutes apart drifts with it.
-    The median of the rounds' ratios is the figure."""
+    The median of the rounds' ratios is the figure. Each round also records the server
+    processes' CPU time per request (PostgreSQL's excluded): how much work one heartbeat costs
+    each stack, which outside load changes far less than it changes throughput."""
     rounds = []
     for i in range(PAIRED_ROUNDS):
         asyncio.run(refresh_sessions(seeded.database_url, seeded.client_id))
+        cpu = server.cpu_seconds()
         ours = load.drive(base, specs, duration=args.duration / 2, name=f"paired-stvos-{i}", **kw)
+        ours_cpu = _per_request_ms(server.cpu_seconds() - cpu, ours)
+        cpu = hono.cpu_seconds()
         theirs = hono.heartbeat(args.duration / 2, name=f"paired-hono-{i}")
+        theirs_cpu = _per_request_ms(hono.cpu_seconds() - cpu, theirs)
         rounds.append(
             {"stvosRps": ours["rps"], "honoRps": theirs["rps"],
-             "ratio": _ratio(ours["rps"], theirs["rps"])}
+             "ratio": _ratio(ours["rps"], theirs["rps"]),
+             "stvosCpuMsPerRequest": ours_cpu, "honoCpuMsPerRequest": theirs_cpu}
         )  # fmt: skip
     ratios = sorted(r["ratio"] for r in rounds if r["ratio"] is not None)
     return {"rounds": rounds, "medianRatio": ratios[len(ratios) // 2] if ratios else None}
+
+
+def _per_request_ms(cpu_seconds: float, result: dict[str, Any]) -> float | None:
+    requests = result.get("requests") or 0
+    return round(cpu_seconds * 1000 / requests, 3) if requests else None
 
 
 def run_dataset(
@@ -308,7 +321,7 @@ def run_dataset(
                     )  # fmt: skip
                 if scenario == "heartbeat" and hono is not None:
                     result["pairedWithHono"] = paired_heartbeat(
-                        base, specs[scenario], hono, seeded, args, kw
+                        base, specs[scenario], hono, server, seeded, args, kw
                     )
                 result["statementsPerRequest"] = inproc["statements"][scenario]
                 result["peakRssMbPerWorker"] = server.peak_rss_mb()

@@ -81,6 +81,18 @@ class Server:
                 children.append(int(entry.name))
         return sorted(children) or [parent]
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the worker processes have used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return total / ticks
+
     def peak_rss_mb(self) -> list[float]:
         """VmHWM (peak resident set) of each worker, in MB."""
         peaks = []
