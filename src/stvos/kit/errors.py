@@ -34,6 +34,11 @@ class ValidationFailed(StvosError):
     default_message = "The request is not valid"
 
 
+def invalid_field(field: str, message: str) -> ValidationFailed:
+    """A 400 naming one field (as the wire spells it), shaped like Pydantic's validation errors."""
+    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
 class ApiKeyRequired(StvosError):
     status = 401
     code = "API_KEY_REQUIRED"

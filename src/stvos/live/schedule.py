@@ -30,7 +30,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.integrations.mail import Mail, Mailer
-from stvos.kit.errors import Conflict, InvalidStateTransition, ValidationFailed
+from stvos.kit.errors import Conflict, InvalidStateTransition, invalid_field
 from stvos.kit.paging import fetch_page
 from stvos.kit.policy import Caller, ClientContext
 from stvos.kit.schemas import PageParams
@@ -72,10 +72,6 @@ MAX_SERIES_CLASSES = 200
 SERIES_MONTHS_AHEAD = 6
 MAX_DAYS_AHEAD = 366  # a one-off class further out is a data-entry mistake
 SEATED = (RegistrationStatus.REGISTERED.value, RegistrationStatus.WAITLISTED.value)
-
-
-def invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, details=[{"field": field, "message": message}])
 
 
 def new_room_name() -> str:
@@ -184,9 +180,9 @@ async def trainer_for_schedule(
         .execution_options(populate_existing=True)
     )
     if trainer is None:
-        raise invalid(field, "No such trainer in this app")
+        raise invalid_field(field, "No such trainer in this app")
     if not trainer.is_active:
-        raise invalid(field, "This trainer is not active")
+        raise invalid_field(field, "This trainer is not active")
     return trainer
 
 
@@ -199,7 +195,7 @@ async def _check_category(session: AsyncSession, category_id: int | None) -> Non
         return
     found = await session.scalar(select(Category.id).where(Category.id == category_id))
     if found is None:
-        raise invalid("categoryId", "No such category in this app")
+        raise invalid_field("categoryId", "No such category in this app")
 
 
 async def _check_trainer_free(
@@ -268,10 +264,10 @@ def expand_series(series: SeriesIn, zone: ZoneInfo, now: datetime) -> list[datet
     long."""
     today = now.astimezone(zone).date()
     if series.starts_on < today:
-        raise invalid("series.startsOn", "must not be in the past")
+        raise invalid_field("series.startsOn", "must not be in the past")
     last = add_months(today, SERIES_MONTHS_AHEAD)
     if series.until > last:
-        raise invalid("series.until", f"must be at most {SERIES_MONTHS_AHEAD} months ahead")
+        raise invalid_field("series.until", f"must be at most {SERIES_MONTHS_AHEAD} months ahead")
     chosen = set(series.weekdays)
     starts: list[datetime] = []
     day = series.starts_on
@@ -282,18 +278,18 @@ def expand_series(series: SeriesIn, zone: ZoneInfo, now: datetime) -> list[datet
                 starts.append(start)
         day += timedelta(days=1)
     if not starts:
-        raise invalid("series", "has no dates in the future")
+        raise invalid_field("series", "has no dates in the future")
     if len(starts) > MAX_SERIES_CLASSES:
-        raise invalid("series", f"would make more than {MAX_SERIES_CLASSES} classes")
+        raise invalid_field("series", f"would make more than {MAX_SERIES_CLASSES} classes")
     return starts
 
 
 def _check_one_off(starts_at: datetime, now: datetime, field: str = "startsAt") -> datetime:
     start = starts_at.astimezone(UTC).replace(microsecond=0)
     if start <= now:
-        raise invalid(field, "must be in the future")
+        raise invalid_field(field, "must be in the future")
     if start > now + timedelta(days=MAX_DAYS_AHEAD):
-        raise invalid(field, f"must be within {MAX_DAYS_AHEAD} days")
+        raise invalid_field(field, f"must be within {MAX_DAYS_AHEAD} days")
     return start
 
 

@@ -39,7 +39,7 @@ from sqlalchemy.orm import aliased
 from stvos.accounts.service import user_zone
 from stvos.content.errors import PremiumRequired
 from stvos.integrations.mail import Mail, Mailer
-from stvos.kit.errors import InvalidStateTransition, NotFound, ValidationFailed
+from stvos.kit.errors import InvalidStateTransition, NotFound, invalid_field
 from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import PageParams
 from stvos.kit.zones import local_midnight
@@ -69,11 +69,6 @@ _ORDER = (LiveClass.starts_at.asc(), LiveClass.id.asc())
 
 class NotRegistered(NotFound):
     default_message = "You are not registered for this class"
-
-
-def invalid(field: str, message: str) -> ValidationFailed:
-    """A 400 naming one field, shaped like the validation errors Pydantic's produce."""
-    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
 
 
 # --- describing classes: constant statements per page -----------------------------------------
@@ -226,14 +221,14 @@ def _edge(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise invalid(field, message) from None
+            raise invalid_field(field, message) from None
         return local_midnight(day + timedelta(days=1) if end else day, zone)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise invalid(field, message) from None
+        raise invalid_field(field, message) from None
     if moment.tzinfo is None:
-        raise invalid(field, "an instant needs a zone: end it with Z or an offset")
+        raise invalid_field(field, "an instant needs a zone: end it with Z or an offset")
     return moment.astimezone(UTC)
 
 
@@ -244,9 +239,9 @@ def schedule_window(
     start = _edge(from_text, "from", zone, end=False) if from_text else now
     end = _edge(to_text, "to", zone, end=True) if to_text else start + DEFAULT_WINDOW
     if end <= start:
-        raise invalid("to", "must be after from")
+        raise invalid_field("to", "must be after from")
     if end - start > MAX_WINDOW:
-        raise invalid("to", "the window can be at most 62 days long")
+        raise invalid_field("to", "the window can be at most 62 days long")
     return start, end
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Date, case, cast, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.kit.clock import utcnow
+from stvos.kit.errors import invalid_field
 from stvos.kit.policy import Caller
 from stvos.models import Category, OnDemandClass, PartnerMembership, WatchLedger
 from stvos.partners.insights import (
@@ -22,7 +23,6 @@ from stvos.partners.insights import (
     counted_ledger,
     dialect_of,
     in_days,
-    invalid,
     ledger_day,
     load_partner,
     minutes,
@@ -37,9 +37,9 @@ def _window(view: PartnerView, start: date | None, end: date | None) -> tuple[da
     last = end or view.today(utcnow())
     first = start or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise invalid("from", "must not be after 'to'")
+        raise invalid_field("from", "must not be after 'to'")
     if (last - first).days + 1 > MAX_WINDOW_DAYS:
-        raise invalid("to", f"a window covers at most {MAX_WINDOW_DAYS} days")
+        raise invalid_field("to", f"a window covers at most {MAX_WINDOW_DAYS} days")
     return first, last
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.kit.clock import utcnow
+from stvos.kit.errors import invalid_field
 from stvos.kit.policy import Caller
 from stvos.models import BillingStatement, PartnerMembership, User, WatchLedger
 from stvos.partners.insights import (
@@ -25,7 +26,6 @@ from stvos.partners.insights import (
     counted_ledger,
     dialect_of,
     in_days,
-    invalid,
     load_partner,
     minutes,
 )
@@ -83,7 +83,7 @@ async def report(
     month = month or now.astimezone(view.zone).strftime("%Y-%m")
     start, end = _month_bounds(view, month)
     if start > now:
-        raise invalid("month", "is in the future")
+        raise invalid_field("month", "is in the future")
     if now < end + GRACE:
         return await _compute(session, view, month, closed=False), view, month
     stored = await _stored(session, view, month)

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from stvos.kit.clock import utcnow
-from stvos.kit.errors import ValidationFailed
 from stvos.kit.policy import Caller
 from stvos.kit.zones import local_date_sql, local_midnight, zone_named
 from stvos.models import ClassProgress, Partner, PartnerMembership, User, WatchLedger
@@ -76,10 +75,6 @@ async def load_partner(session: AsyncSession, caller: Caller) -> PartnerView:
 def minutes(seconds: int | None) -> int:
     """Whole minutes, rounded half up (every minute figure of the partner portal)."""
     return (int(seconds or 0) + 30) // 60
-
-
-def invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
 
 
 def dialect_of(session: AsyncSession) -> str:

@@ -15,6 +15,7 @@ from stvos.kit.policy import Auth, Feature, allow, current_caller
 from stvos.kit.routing import api_router
 from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
 from stvos.trainers import bookings
+from stvos.trainers.availability import bookable_slots
 from stvos.trainers.booking_schemas import (
     AvailabilityOut,
     BookIn,
@@ -65,7 +66,7 @@ async def availability(
     ] = None,
 ) -> Response:
     caller = current_caller(request)
-    answer = await bookings.availability(
+    answer = await bookable_slots(
         session,
         caller.require_client(),
         caller.require_user_id(),

@@ -133,7 +133,7 @@ def slot_wire(slot_ids: Iterable[int], duration_minutes: int) -> list[SlotWire]:
 
 def availability_json(answer: Mapping[str, Any]) -> bytes:
     """The ``Envelope[AvailabilityOut]`` JSON of a service answer whose slots are ``slot_ids``
-    (see :func:`stvos.trainers.bookings.availability`)."""
+    (see :func:`stvos.trainers.availability.bookable_slots`)."""
     head = {name: answer[name] for name in _AvailabilityHead.model_fields}
     data = AvailabilityWire.model_construct(
         **head, slots=slot_wire(answer["slot_ids"], answer["duration_minutes"])
