@@ -5,24 +5,32 @@
 * refuses to exist without a declared access policy (deny by default);
 * checks the request body before FastAPI parses it: size (413) and media type (415);
 * stores the answer of an idempotent request inside the request's own transaction.
+
+And one for the few routes marked :func:`hot_path` (the heartbeat: every viewer, every 30 s):
+their well-formed requests skip FastAPI's dependency solving and response validation, which
+cost about as much CPU as the whole heartbeat's own work (``bench/``: server CPU per request).
+See :class:`HotPlan` for what such a route may declare and what stays the same.
 """
 
 from __future__ import annotations
 
 import email.message
+import inspect
+import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi import params as fastapi_params
 from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel, TypeAdapter
 from starlette.routing import BaseRoute
 
-from stvos.kit.deps import DbSession
+from stvos.kit.deps import DbSession, is_db_session, request_transaction
 from stvos.kit.errors import UnsupportedMediaType
-from stvos.kit.policy import Policy, PolicyGuard
+from stvos.kit.policy import CredentialGuard, Policy, PolicyGuard, PublicGuard
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -53,6 +61,109 @@ def _is_form(content_type: str) -> bool:
     return media in {"multipart/form-data", "application/x-www-form-urlencoded"}
 
 
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+_HOT_MARK = "__stvos_hot_path__"
+
+
+def hot_path(endpoint: Endpoint) -> Endpoint:
+    """Serve the route's well-formed requests without FastAPI's dependency solving.
+
+    Put it under the router's decorator. The route must fit :class:`HotPlan` (checked when the
+    route is built) and return a ready ``Response`` (see ``kit.schemas.ok_json``)."""
+    setattr(endpoint, _HOT_MARK, True)
+    return endpoint
+
+
+class NotHot(TypeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class HotPlan:
+    """How a :func:`hot_path` route's endpoint gets its arguments without FastAPI.
+
+    The endpoint may take only the ``Request``, the ``DbSession``, path parameters and one
+    required JSON body model; its only dependency is its policy guard; it returns a
+    ``Response``. Anything else is refused when the route is built.
+
+    A request is parsed first (path parameters by their annotations, the body by its model,
+    exactly as FastAPI would); when any of it is malformed, FastAPI's own handler answers it,
+    so errors keep their usual shape and order (the guard's 401 still comes first). A
+    well-formed request then gets the same session and transaction as ``DbSession``, the same
+    guard, the same endpoint; errors go to the same handlers.
+    """
+
+    guard: CredentialGuard | PublicGuard
+    path: tuple[tuple[str, TypeAdapter[Any]], ...]
+    body: tuple[str, type[BaseModel]] | None
+    request_names: tuple[str, ...]
+    session_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, route: APIRoute) -> HotPlan:
+        where = f"hot path {sorted(route.methods or [])} {route.path}"
+        guards = [d.dependency for d in route.dependencies]
+        guard = guards[0] if len(guards) == 1 else None
+        if not isinstance(guard, (CredentialGuard, PublicGuard)):
+            raise NotHot(f"{where}: its only dependency must be its allow(...) guard")
+        hints = get_type_hints(route.endpoint, include_extras=True)
+        returns = hints.get("return")
+        if not (inspect.isclass(returns) and issubclass(returns, Response)):
+            raise NotHot(f"{where}: the endpoint must return a Response")
+        path: list[tuple[str, TypeAdapter[Any]]] = []
+        body: tuple[str, type[BaseModel]] | None = None
+        requests: list[str] = []
+        sessions: list[str] = []
+        for name, parameter in inspect.signature(route.endpoint).parameters.items():
+            annotation = hints.get(name)
+            if annotation is Request:
+                requests.append(name)
+            elif is_db_session(annotation):
+                sessions.append(name)
+            elif name in route.param_convertors and annotation is not None:
+                path.append((name, TypeAdapter(annotation)))
+            elif (
+                body is None
+                and inspect.isclass(annotation)
+                and issubclass(annotation, BaseModel)
+                and parameter.default is inspect.Parameter.empty
+            ):
+                body = (name, annotation)
+            else:
+                raise NotHot(f"{where}: parameter {name!r} is not one a hot path can fill")
+        return cls(guard, tuple(path), body, tuple(requests), tuple(sessions))
+
+    def handler(self, endpoint: Callable[..., Any], standard: Handler) -> Handler:
+        async def hot(request: Request) -> Response:
+            try:
+                arguments = await self._parse(request)
+            except ValueError:  # malformed (pydantic's and json's errors are ValueErrors)
+                return await standard(request)
+            async with request_transaction(request) as session:
+                if isinstance(self.guard, CredentialGuard):
+                    await self.guard(request, session)
+                else:
+                    await self.guard(request)
+                arguments |= dict.fromkeys(self.request_names, request)
+                arguments |= dict.fromkeys(self.session_names, session)
+                response: Response = await endpoint(**arguments)
+            return response
+
+        return hot
+
+    async def _parse(self, request: Request) -> dict[str, Any]:
+        found = request.path_params
+        arguments = {name: adapter.validate_python(found[name]) for name, adapter in self.path}
+        if self.body is not None:
+            raw = await request.body()
+            if not raw:
+                raise ValueError("no body")
+            name, model = self.body
+            arguments[name] = model.model_validate(json.loads(raw))
+        return arguments
+
+
 class StvosRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
@@ -67,8 +178,10 @@ class StvosRoute(APIRoute):
         self.expects_form = isinstance(body_info, fastapi_params.Form)
         self.expects_json = self.body_field is not None and not self.expects_form
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
+        if getattr(self.endpoint, _HOT_MARK, False):
+            handler = HotPlan.of(self).handler(self.endpoint, handler)
 
         async def stvos_handler(request: Request) -> Response:
             if request.method in _BODY_METHODS and (self.expects_json or self.expects_form):
@@ -137,4 +250,13 @@ def mounted_routes(app: FastAPI) -> list[MountedRoute]:
     ]
 
 
-__all__ = ["API_PREFIX", "DbSession", "MountedRoute", "StvosRoute", "api_router", "mounted_routes"]
+__all__ = [
+    "API_PREFIX",
+    "DbSession",
+    "HotPlan",
+    "MountedRoute",
+    "StvosRoute",
+    "api_router",
+    "hot_path",
+    "mounted_routes",
+]

@@ -6,7 +6,7 @@ from fastapi import Request, Response
 
 from stvos.kit.deps import DbSession
 from stvos.kit.policy import Auth, allow, current_caller
-from stvos.kit.routing import api_router
+from stvos.kit.routing import api_router, hot_path
 from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok, ok_json
 from stvos.playback import heartbeat as beats
 from stvos.playback import service
@@ -42,6 +42,7 @@ async def start(request: Request, body: StartIn, session: DbSession) -> Envelope
         "actually covered. A session silent for 5 minutes is closed: `409`."
     ),
 )
+@hot_path
 async def heartbeat(
     request: Request, session_id: ObjectId, body: HeartbeatIn, session: DbSession
 ) -> Response:
