@@ -41,14 +41,22 @@ def ok(data: T) -> Envelope[T]:
     return Envelope[T](data=data)
 
 
+def ok_bytes(data: BaseModel) -> bytes:
+    """``ok(data)`` encoded: ``{"success":true,"data":...}`` with the wire's field names."""
+    return (
+        b'{"success":true,"data":'
+        + data.__pydantic_serializer__.to_json(data, by_alias=True)
+        + b"}"
+    )
+
+
 def ok_json(data: BaseModel) -> Response:
     """``ok(data)`` as a ready JSON answer, for the hottest routes.
 
     Returned as a model, an answer is validated against the route's response model once more
     and encoded twice (to Python values, then to JSON) by FastAPI; this encodes it once. The
     route still declares ``response_model=Envelope[...]`` for its documentation."""
-    body = b'{"success":true,"data":' + data.__pydantic_serializer__.to_json(data, by_alias=True)
-    return Response(body + b"}", media_type="application/json")
+    return Response(ok_bytes(data), media_type="application/json")
 
 
 class FieldError(BaseModel):
