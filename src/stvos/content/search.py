@@ -44,16 +44,22 @@ from pydantic import Field
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    DateTime,
     Float,
+    Integer,
     Select,
+    String,
+    bindparam,
     column,
     func,
     literal_column,
     select,
     table,
     text,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from stvos.content.schemas import ClassSummary
 from stvos.content.service import is_published, summaries
@@ -123,15 +129,21 @@ def query_terms(q: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def _pg_tsquery(terms: list[str]) -> ColumnElement[Any]:
+def _pg_tsquery_text(terms: list[str]) -> str:
     # Words are letters and digits only, so this string holds no tsquery syntax of the user's.
-    return func.to_tsquery(literal_column(_PG_CONFIG), " & ".join(f"{t}:*" for t in terms))
+    return " & ".join(f"{t}:*" for t in terms)
+
+
+def _pg_tsquery(terms: list[str]) -> ColumnElement[Any]:
+    return func.to_tsquery(literal_column(_PG_CONFIG), _pg_tsquery_text(terms))
 
 
 def _postgres_search(terms: list[str]) -> tuple[Select[Any], ColumnElement[Any], bool]:
-    """(matching classes, score, higher-is-better) for PostgreSQL."""
+    """(matching classes, score, higher-is-better) for PostgreSQL, without the function."""
     vector: ColumnElement[Any] = literal_column(PG_VECTOR_COLUMN)
-    tsquery = _pg_tsquery(terms)
+    # Parsed once per statement (an init plan): under a generic plan (a prepared statement run
+    # often) "to_tsquery($1)" would otherwise be parsed again for every row it is matched with.
+    tsquery = select(_pg_tsquery(terms)).scalar_subquery()
     score = func.ts_rank_cd(literal_column(_PG_WEIGHTS), vector, tsquery)
     matching = select(OnDemandClass).where(vector.op("@@")(tsquery))
     return matching, score, True
@@ -161,29 +173,55 @@ async def search_function_usable(session: AsyncSession) -> bool:
     return bool(usable)
 
 
+def _function_page() -> Select[Any]:
+    """The page of the search function joined back to the class rows, built once (its
+    parameters bound at each call: it is the same statement every time)."""
+    found = (
+        func.stvos_search_classes(
+            func.to_tsquery(literal_column(_PG_CONFIG), bindparam("tsquery", type_=String)),
+            bindparam("as_of", type_=DateTime(timezone=True)),
+            bindparam("skip", type_=Integer),
+            bindparam("take", type_=Integer),
+        )
+        .table_valued(
+            column("class_id", BigInteger), column("rank", Float), column("total", BigInteger)
+        )
+        .alias("found")
+    )
+    # Each class looked up by id from its page row (a lateral subquery, kept one by its LIMIT:
+    # a plain join lets a generic plan, which expects a few rows per client, hash the whole
+    # client's library instead). Joined outer, so a page past the last one keeps its number.
+    visible = (
+        select(OnDemandClass)
+        .where(OnDemandClass.id == found.c.class_id)
+        .limit(1)
+        .lateral("visible")
+    )
+    item = aliased(OnDemandClass, visible)
+    return (
+        select(item, found.c.class_id, found.c.rank, found.c.total)
+        .select_from(found)
+        .outerjoin(item, true())
+        .order_by(found.c.rank.desc(), item.published_at.desc(), item.id.desc())
+    )
+
+
+_FUNCTION_PAGE = _function_page()
+
+
 async def page_by_function(
     session: AsyncSession, terms: list[str], now: datetime, paging: PageParams
 ) -> Found | None:
     """PostgreSQL through the search function: its page joined back to the class rows (under
     row security and the session's client filter), in one statement. None when the function
     returned a class this session cannot see (a bug; the caller must not trust its answer)."""
-    found = (
-        func.stvos_search_classes(_pg_tsquery(terms), now, paging.offset, paging.limit)
-        .table_valued(
-            column("class_id", BigInteger), column("rank", Float), column("total", BigInteger)
-        )
-        .alias("found")
-    )
-    rows = (
-        await session.execute(
-            select(OnDemandClass, found.c.class_id, found.c.rank, found.c.total)
-            .select_from(found)
-            .outerjoin(OnDemandClass, OnDemandClass.id == found.c.class_id)
-            .order_by(
-                found.c.rank.desc(), OnDemandClass.published_at.desc(), OnDemandClass.id.desc()
-            )
-        )
-    ).all()
+    params = {
+        "tsquery": _pg_tsquery_text(terms),
+        "as_of": now,
+        "skip": paging.offset,
+        "take": paging.limit,
+    }
+    rows = (await session.execute(_FUNCTION_PAGE, params)).all()
     classes: list[OnDemandClass] = []
     scores: list[float] = []
     for item, class_id, rank, _ in rows:
