@@ -119,13 +119,13 @@ class SearchHit(ClassSummary):
 
 def query_terms(q: str) -> list[str]:
     """The words of a search text, validated: 1..100 characters after trimming."""
-    text = q.strip()
-    if not text or len(text) > MAX_QUERY_LENGTH:
+    typed = q.strip()
+    if not typed or len(typed) > MAX_QUERY_LENGTH:
         raise ValidationFailed(
             f"q must be 1 to {MAX_QUERY_LENGTH} characters",
             details=[{"field": "q", "message": f"Must be 1 to {MAX_QUERY_LENGTH} characters"}],
         )
-    terms = list(dict.fromkeys(_WORD.findall(text.lower())))
+    terms = list(dict.fromkeys(_WORD.findall(typed.lower())))
     return terms[:MAX_TERMS]
 
 
