@@ -1,7 +1,19 @@
-"""Deleting what has expired: idempotency records, reset links, refresh tokens, onboarding.
+"""Deleting what has expired: idempotency records, reset links, refresh tokens, onboarding;
+and, on SQLite, keeping the query planner's statistics fresh.
 
 Runs in the platform scope (it spans clients). Every delete is bounded by ``expires_at``, so
 running it from several processes at once is harmless.
+
+SQLite keeps no planner statistics unless told to (``ANALYZE``), and without them it misjudges
+some plans by orders of magnitude (discover's continue watching: 26 ms at 100,000 classes, 0.1 ms
+with statistics). Each round therefore runs ``PRAGMA optimize``, SQLite's recommended periodic
+refresh for long-lived connections: it re-analyses only the tables whose statistics are missing
+or stale, usually nothing. The mask ``0x10002`` (analyse, and check every table, not only those
+this connection used: from SQLite 3.46; older versions look at the tables the pooled connection
+has served) is the one SQLite's documentation gives for long-running connections, and
+``analysis_limit`` bounds each table's analysis (rows looked at per index) so a round stays
+short on a large library, whatever the SQLite version. PostgreSQL's autovacuum analyses by
+itself: nothing to do there.
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.kit.clock import utcnow
@@ -31,6 +43,9 @@ log = logging.getLogger("stvos.housekeeping")
 # Expired refresh tokens are kept a little while, so that presenting one still says "expired"
 # in logs and support tools rather than "unknown".
 REFRESH_TOKEN_GRACE = timedelta(days=7)
+
+SQLITE_ANALYSIS_LIMIT = 1000  # rows per index an ANALYZE looks at (SQLite suggests 100-1000)
+SQLITE_OPTIMIZE = "PRAGMA optimize=0x10002"
 
 
 async def purge_expired(session: AsyncSession) -> dict[str, int]:
@@ -56,8 +71,19 @@ async def purge_expired(session: AsyncSession) -> dict[str, int]:
     return counts
 
 
+async def refresh_statistics(session: AsyncSession) -> bool:
+    """SQLite: refresh the planner's statistics where they are missing or stale (see the
+    module's notes). Answers whether it ran (not on PostgreSQL)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    await session.execute(text(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}"))
+    await session.execute(text(SQLITE_OPTIMIZE))
+    return True
+
+
 class Housekeeper:
-    """Runs :func:`purge_expired` every ``interval`` in the background of a server process."""
+    """Runs :func:`purge_expired` (and, on SQLite, :func:`refresh_statistics`) every
+    ``interval`` in the background of a server process."""
 
     def __init__(self, database: Database, interval: timedelta) -> None:
         self.db = database
@@ -69,6 +95,9 @@ class Housekeeper:
             counts = await purge_expired(session)
         if any(counts.values()):
             log.info("purged expired rows", extra={"purged": counts})
+        if self.db.is_sqlite:
+            async with self.db.transaction(TenantScope.for_platform()) as session:
+                await refresh_statistics(session)
         return counts
 
     def start(self) -> None:
