@@ -90,7 +90,7 @@ async def test_category_counts_follow_publishing(
     two_yogas: dict[str, int],
     clock: FrozenClock,
 ) -> None:
-    """The counts are counted, not kept: a scheduled class counts once its time has come."""
+    """A scheduled class counts once its time has come (kept counts less the scheduled ones)."""
 
     async def counts() -> dict[int, int]:
         response = await http.get("/content/categories", headers=client_a.headers)

@@ -8,8 +8,11 @@ constant number of statements, whatever the library size: a page of classes, the
 trainers and categories in one query each; discover joins them in (four statements in all).
 
 The work of each statement is bounded by the page, not the library (migration 0014's indexes:
-newest first is an index read backwards), except counting: the categories' class counts and a
-list's total are index-only range counts, so they still grow with the classes they count.
+newest first is an index read backwards), except a list's total: an index-only range count, so
+it still grows with the classes it counts. The categories' class counts do not: the database
+keeps each category's count of published classes (``category_class_counts``, maintained by
+triggers, migration 0017), and a count at ``now`` is that number less the category's classes
+scheduled after ``now`` (a range count over the future ones only).
 """
 
 from __future__ import annotations
@@ -55,7 +58,14 @@ from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import FieldError, PageParams
 from stvos.live import seats as live_seats
 from stvos.live.member_schemas import LiveClassOut
-from stvos.models import Category, ClassStatus, OnDemandClass, PlatformCategory, Trainer
+from stvos.models import (
+    Category,
+    CategoryClassCount,
+    ClassStatus,
+    OnDemandClass,
+    PlatformCategory,
+    Trainer,
+)
 
 RELATED_LIMIT = 6
 FEATURED_LIMIT = 10
@@ -328,6 +338,21 @@ def _active_categories() -> ColumnElement[bool]:
     return Category.is_active.is_(True)
 
 
+def _visible_class_count(now: datetime) -> ColumnElement[int]:
+    """The enclosing query's category's count of classes published at ``now``, exact and at a
+    cost that does not grow with the library: the kept count of its published classes (joined
+    by :func:`_categories_query`; no row: none) less those scheduled after ``now``, an
+    index range count over the future classes alone (``client_id, category_id, status,
+    published_at``)."""
+    scheduled = _class_count(
+        OnDemandClass.client_id == Category.client_id,
+        OnDemandClass.status == ClassStatus.PUBLISHED.value,
+        OnDemandClass.published_at.is_not(None),
+        OnDemandClass.published_at > now,
+    )
+    return func.coalesce(CategoryClassCount.published_count, 0) - scheduled
+
+
 def _categories_query() -> Select[*tuple[Any, ...]]:
     """The client's active categories with their published class counts, in display order."""
     return (
@@ -337,9 +362,16 @@ def _categories_query() -> Select[*tuple[Any, ...]]:
             Category.slug,
             func.coalesce(Category.description, PlatformCategory.description).label("description"),
             func.coalesce(Category.image_url, PlatformCategory.image_url).label("image"),
-            _class_count(is_published(utcnow())).label("class_count"),
+            _visible_class_count(utcnow()).label("class_count"),
         )
         .outerjoin(PlatformCategory, PlatformCategory.id == Category.platform_category_id)
+        .outerjoin(
+            CategoryClassCount,
+            and_(
+                CategoryClassCount.client_id == Category.client_id,
+                CategoryClassCount.category_id == Category.id,
+            ),
+        )
         .where(_active_categories())
         .order_by(Category.sort_order, func.lower(Category.name), Category.id)
     )

@@ -1,7 +1,23 @@
-"""Deleting what has expired: idempotency records, reset links, refresh tokens, onboarding.
+"""Deleting what has expired: idempotency records, reset links, refresh tokens, onboarding;
+and, on SQLite, keeping the query planner's statistics fresh.
 
 Runs in the platform scope (it spans clients). Every delete is bounded by ``expires_at``, so
 running it from several processes at once is harmless.
+
+SQLite keeps no planner statistics unless told to (``ANALYZE``), and without them it misjudges
+some plans by orders of magnitude (discover's continue watching at 100,000 classes: ~70 ms without
+statistics, 0.06 ms with them). Each round therefore runs ``PRAGMA optimize``, SQLite's
+recommended periodic refresh for long-lived connections: it re-analyses only the tables whose
+statistics are missing or stale, usually none. The mask ``0x10002`` (analyse; and check every
+table, not only those this connection used: SQLite 3.46 and later, older versions look at the
+tables the pooled connection has served) is the one SQLite's documentation gives for
+long-running connections; ``analysis_limit`` bounds each index's analysis so a round stays short
+on a large library, on any SQLite version. A connection reads the statistics when it loads the
+schema, so new statistics reach only the connection that made them; when a round analysed
+anything it also makes a schema change (a view created and dropped), on which every other
+pooled connection reloads the schema, statistics included, before its next statement (a few
+milliseconds each, once per round that changed any statistics).
+PostgreSQL's autovacuum analyses by itself: nothing to do there.
 """
 
 from __future__ import annotations
@@ -11,7 +27,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.kit.clock import utcnow
@@ -31,6 +47,10 @@ log = logging.getLogger("stvos.housekeeping")
 # Expired refresh tokens are kept a little while, so that presenting one still says "expired"
 # in logs and support tools rather than "unknown".
 REFRESH_TOKEN_GRACE = timedelta(days=7)
+
+SQLITE_ANALYSIS_LIMIT = 1000  # rows per index an ANALYZE looks at (SQLite suggests 100-1000)
+SQLITE_OPTIMIZE = "PRAGMA optimize=0x10002"
+_RELOAD_VIEW = "stvos_statistics_reload"  # a schema change: every connection reloads
 
 
 async def purge_expired(session: AsyncSession) -> dict[str, int]:
@@ -56,8 +76,36 @@ async def purge_expired(session: AsyncSession) -> dict[str, int]:
     return counts
 
 
+async def _statistics(session: AsyncSession) -> set[tuple[str, str | None, str]]:
+    """SQLite's planner statistics as they stand (none before the first analysis)."""
+    if not await session.scalar(
+        text("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'")
+    ):
+        return set()
+    rows = await session.execute(text("SELECT tbl, idx, stat FROM sqlite_stat1"))
+    return {(tbl, idx, stat) for tbl, idx, stat in rows}
+
+
+async def refresh_statistics(session: AsyncSession) -> list[str]:
+    """SQLite: re-analyse the tables whose planner statistics are missing or stale, and have
+    every connection reload them when they changed (see the module's notes). Answers the tables
+    whose statistics changed: none when nothing was stale, and always none on PostgreSQL."""
+    if session.get_bind().dialect.name != "sqlite":
+        return []
+    before = await _statistics(session)
+    await session.execute(text(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}"))
+    await session.execute(text(SQLITE_OPTIMIZE))
+    changed = before ^ await _statistics(session)
+    if not changed:  # (an empty table is analysed every time, and gets no statistics)
+        return []
+    await session.execute(text(f"CREATE VIEW {_RELOAD_VIEW} AS SELECT 1"))
+    await session.execute(text(f"DROP VIEW {_RELOAD_VIEW}"))
+    return sorted({table for table, _, _ in changed})
+
+
 class Housekeeper:
-    """Runs :func:`purge_expired` every ``interval`` in the background of a server process."""
+    """Runs :func:`purge_expired` (and, on SQLite, :func:`refresh_statistics`) every
+    ``interval`` in the background of a server process."""
 
     def __init__(self, database: Database, interval: timedelta) -> None:
         self.db = database
@@ -69,6 +117,11 @@ class Housekeeper:
             counts = await purge_expired(session)
         if any(counts.values()):
             log.info("purged expired rows", extra={"purged": counts})
+        if self.db.is_sqlite:
+            async with self.db.transaction(TenantScope.for_platform()) as session:
+                analysed = await refresh_statistics(session)
+            if analysed:
+                log.info("refreshed planner statistics", extra={"analysed": analysed})
         return counts
 
     def start(self) -> None:

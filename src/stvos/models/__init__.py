@@ -4,6 +4,7 @@ from stvos.models.admin import PlatformAdmin
 from stvos.models.client import ApiKey, Client, ClientStatus, PlatformKey
 from stvos.models.content import (
     Category,
+    CategoryClassCount,
     ClassStatus,
     Intensity,
     OnDemandClass,
@@ -57,6 +58,7 @@ __all__ = [
     "Booking",
     "BookingStatus",
     "Category",
+    "CategoryClassCount",
     "ClassProgress",
     "ClassStatus",
     "Client",

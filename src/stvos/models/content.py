@@ -1,5 +1,6 @@
 """The on-demand library: categories (a client's own, or platform ones it switched on) and
-classes with their video source, trainer and category."""
+classes with their video source, trainer and category; each category's count of published
+classes, kept by the database."""
 
 from __future__ import annotations
 
@@ -135,3 +136,24 @@ class OnDemandClass(IdMixin, TimestampMixin, TenantOwned, Base):
     # The trainer's and category's names, kept here for full-text search (kept in step by the
     # content services whenever a class, trainer or category changes).
     search_people: Mapped[str] = mapped_column(String(400), default="")
+
+
+class CategoryClassCount(IdMixin, TenantOwned, Base):
+    """How many classes of a category are published (status ``published`` with a
+    ``published_at``, whether that instant has come or not): kept by triggers on
+    ``on_demand_classes`` (migration 0017), on both databases, so every writer keeps it right,
+    the ORM or not. The application only reads it: a category's visible count at ``now`` is this
+    number less its classes scheduled after ``now`` (see ``stvos.content.service``).
+
+    A category without a published class may have no row (or a row at 0); the row goes with its
+    category (and its client).
+    """
+
+    __tablename__ = "category_class_counts"
+    __table_args__ = (
+        UniqueConstraint("client_id", "category_id"),
+        tenant_reference("category_id", "categories", ondelete="CASCADE"),
+    )
+
+    category_id: Mapped[int] = mapped_column(BigId)
+    published_count: Mapped[int] = mapped_column(Integer, default=0)
