@@ -129,3 +129,16 @@ async def phttp(plumbing_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def pdb(plumbing_app: FastAPI) -> Database:
     database: Database = plumbing_app.state.db
     return database
+
+
+@pytest.fixture
+async def empty_settings(tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings pointing at a brand-new, empty database of the suite's kind."""
+    url = postgres_url()
+    if url is None:
+        yield settings_for(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", tmp_path)
+        return
+    scratch = PostgresDatabase(url)
+    await scratch.create()
+    yield settings_for(scratch.url, tmp_path)
+    await scratch.finish()

@@ -3,13 +3,8 @@ client's own scope (no dependency on the back-office endpoints)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-
-from fastapi import FastAPI
-from sqlalchemy import event
 
 from stvos.kit.db import Database
 from stvos.kit.orm import Base
@@ -61,19 +56,3 @@ async def add_class(
 ) -> int:
     (class_id,) = await save(db, client, a_class(name, published_at, **fields))
     return class_id
-
-
-@contextmanager
-def count_statements(app: FastAPI) -> Iterator[list[str]]:
-    """Collect every SQL statement the application's engine runs inside the block."""
-    statements: list[str] = []
-    engine = app.state.db.engine.sync_engine
-
-    def record(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)

@@ -15,8 +15,9 @@ from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
 from stvos.models import Category, Client, Trainer
-from tests.content import a_class, add_category, add_class, add_trainer, count_statements, save
+from tests.content import a_class, add_category, add_class, add_trainer, save
 from tests.support.factories import TestClient, make_user
+from tests.support.statements import count_statements
 
 SUMMARY_FIELDS = {
     "id",

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, event, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from stvos.kit.clock import FrozenClock, utcnow
@@ -21,8 +21,9 @@ from stvos.kit.tenancy import TenantScope
 from stvos.manage import content_service
 from stvos.manage.content_schemas import ClassPatch
 from stvos.models import CategoryClassCount, Client, OnDemandClass
-from tests.content import a_class, add_category, add_class, count_statements, save
+from tests.content import a_class, add_category, add_class, save
 from tests.support.factories import TestClient, make_user
+from tests.support.statements import count_statements
 
 COUNTER_SEQUENCE = "category_class_counts_id_seq"  # PostgreSQL: one value per upsert tried
 
@@ -416,16 +417,8 @@ async def test_the_counts_read_only_the_scheduled_classes(
     classes); an empty PostgreSQL table's plan proves nothing (at 100,000 classes it is an
     index-only scan of that range, see the issue's measurements)."""
     await add_category(db, client_a, "Yoga")
-    seen: list[tuple[str, Any]] = []
-
-    def record(*args: Any) -> None:
-        seen.append((args[2], args[3]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with count_statements(db, with_parameters=True) as seen:
         await visible(http, client_a)
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     sql, params = next((s, p) for s, p in seen if "category_class_counts" in s)
     assert "on_demand_classes.published_at >" in sql, sql
     if is_postgres:

@@ -4,11 +4,8 @@ writable (no trigger left behind); up again, it counts afresh."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -18,23 +15,9 @@ from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
 from tests.content import a_class, add_category, add_class, save
 from tests.content.test_category_counts import kept, recount
-from tests.support.databases import PostgresDatabase, postgres_url, settings_for
 from tests.support.factories import make_client
 
 BEFORE = "0016"
-
-
-@pytest.fixture
-async def scratch_settings(tmp_path: Path) -> AsyncIterator[Settings]:
-    """Settings pointing at a brand-new, empty database of the suite's kind."""
-    url = postgres_url()
-    if url is None:
-        yield settings_for(f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}", tmp_path)
-        return
-    scratch = PostgresDatabase(url)
-    await scratch.create()
-    yield settings_for(scratch.url, tmp_path)
-    await scratch.finish()
 
 
 async def _has_counts_table(settings: Settings) -> bool:
@@ -48,11 +31,11 @@ async def _has_counts_table(settings: Settings) -> bool:
 
 
 async def test_the_migration_counts_existing_classes_and_goes_down_cleanly(
-    scratch_settings: Settings, clock: FrozenClock
+    empty_settings: Settings, clock: FrozenClock
 ) -> None:
     now = clock.now()
-    await asyncio.to_thread(migrations.upgrade, scratch_settings, BEFORE)
-    db = Database(scratch_settings)
+    await asyncio.to_thread(migrations.upgrade, empty_settings, BEFORE)
+    db = Database(empty_settings)
     try:
         alpha = await make_client(db, "Alpha Studio")
         beta = await make_client(db, "Beta Gym")
@@ -81,8 +64,8 @@ async def test_the_migration_counts_existing_classes_and_goes_down_cleanly(
     finally:
         await db.dispose()
 
-    await asyncio.to_thread(migrations.upgrade, scratch_settings)
-    db = Database(scratch_settings)
+    await asyncio.to_thread(migrations.upgrade, empty_settings)
+    db = Database(empty_settings)
     try:
         assert await kept(db) == {(alpha.id, yoga_a): 4, (beta.id, yoga_b): 2}
         await add_class(db, alpha, "A new", now - timedelta(minutes=1), category_id=hiit_a)
@@ -90,16 +73,16 @@ async def test_the_migration_counts_existing_classes_and_goes_down_cleanly(
     finally:
         await db.dispose()
 
-    await asyncio.to_thread(migrations.downgrade, scratch_settings, BEFORE)
-    assert not await _has_counts_table(scratch_settings)
-    db = Database(scratch_settings)
+    await asyncio.to_thread(migrations.downgrade, empty_settings, BEFORE)
+    assert not await _has_counts_table(empty_settings)
+    db = Database(empty_settings)
     try:  # no trigger left writing to a table that is gone
         await add_class(db, alpha, "A newer", now - timedelta(minutes=1), category_id=hiit_a)
     finally:
         await db.dispose()
 
-    await asyncio.to_thread(migrations.upgrade, scratch_settings)
-    db = Database(scratch_settings)
+    await asyncio.to_thread(migrations.upgrade, empty_settings)
+    db = Database(empty_settings)
     try:
         assert await kept(db) == {
             (alpha.id, yoga_a): 4,

@@ -17,9 +17,10 @@ from fastapi import FastAPI
 from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
 from stvos.models import Category, Trainer
-from tests.content import a_class, count_statements, save
+from tests.content import a_class, save
 from tests.live import add_registration, make_live_class, make_trainer_row
 from tests.support.factories import TestClient, TestUser, make_user
+from tests.support.statements import count_statements
 
 TOTAL_BUDGET = 6
 

@@ -9,19 +9,18 @@ them (it keeps no statistics, so its plan on a small table is its plan at 100,00
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, inspect, text
+from sqlalchemy import inspect, text
 
 from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
 from tests.content import a_class, add_category, save
 from tests.support.factories import TestClient
+from tests.support.statements import count_statements
 
 
 @pytest.fixture
@@ -181,20 +180,6 @@ async def test_featured_classes_are_one_index_range(db: Database, is_postgres: b
         assert FEATURED_INDEX in plan, plan
 
 
-@contextmanager
-def _statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(*args: Any) -> None:
-        seen.append((args[2], args[3]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_sqlite_search_starts_from_the_full_text_index(
     http: httpx.AsyncClient,
     db: Database,
@@ -205,7 +190,7 @@ async def test_sqlite_search_starts_from_the_full_text_index(
     """SQLite, with no statistics, would otherwise read every published class of the client
     and look each one up in the FTS index (seconds at 100,000 classes). (PostgreSQL's plan:
     test_search.test_the_search_uses_the_index.)"""
-    with _statements(db) as seen:
+    with count_statements(db, with_parameters=True) as seen:
         response = await http.get("/content/search?q=up", headers=client_a.headers)
     assert response.status_code == 200, response.text
     data = response.json()["data"]

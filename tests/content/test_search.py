@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, event, text, update
+from sqlalchemy import delete, text, update
 
 from stvos.content.search import PG_VECTOR_COLUMN
 from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
 from stvos.models import Category, OnDemandClass, Trainer
 from tests.support.factories import TestClient, make_client
+from tests.support.statements import count_statements
 
 NOW = datetime.now(UTC)
 
@@ -355,20 +355,6 @@ async def test_the_feature_must_be_enabled(http: httpx.AsyncClient, db: Database
     assert response.json()["code"] == "FEATURE_DISABLED"
     missing_key = await http.get("/content/search", params={"q": "yoga"})
     assert missing_key.status_code == 401
-
-
-@contextmanager
-def count_statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_statements_do_not_grow_with_the_page(

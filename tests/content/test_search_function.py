@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -32,6 +32,7 @@ from stvos.kit.schemas import PageParams
 from stvos.kit.tenancy import TenantScope
 from stvos.models import Category, OnDemandClass, Trainer
 from tests.support.factories import TestClient
+from tests.support.statements import count_statements
 
 NOW = datetime.now(UTC)
 CALL = "stvos_search_classes("
@@ -65,20 +66,6 @@ async def as_migrator(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 def _phrase(rng: random.Random, low: int, high: int) -> str:
@@ -165,13 +152,13 @@ async def test_the_app_searches_through_the_function(
     await varied_library(db, client_a, 40, seed=3)
     headers = client_a.headers
     await http.get("/content/search", params={"q": "warm"}, headers=headers)  # key, function
-    with statements(db) as seen:
+    with count_statements(db) as seen:
         found = await http.get("/content/search", params={"q": "yoga"}, headers=headers)
     assert found.status_code == 200
     assert found.json()["data"]["items"]
     assert sum(CALL in sql for sql in seen) == 1
     assert not any("@@" in sql for sql in seen)
-    with statements(db) as seen:
+    with count_statements(db) as seen:
         beyond = await http.get(
             "/content/search", params={"q": "yoga", "page": 99}, headers=headers
         )
@@ -391,7 +378,7 @@ async def test_without_a_usable_function_the_plain_query_answers(
             await db.engine.dispose()  # connections check the function once: start afresh
             async with db.transaction(TenantScope.for_client(client_a.id), write=False) as s:
                 assert not await search_function_usable(s)
-            with statements(db) as seen:
+            with count_statements(db) as seen:
                 without_function = await answers()
         finally:
             await conn.execute(restore.format(**names))
@@ -406,7 +393,7 @@ async def test_sqlite_searches_its_fts_table_as_before(
     if is_postgres:
         pytest.skip("the SQLite path")
     await varied_library(db, client_a, 40, seed=13)
-    with statements(db) as seen:
+    with count_statements(db) as seen:
         response = await http.get("/content/search", params={"q": "yoga"}, headers=client_a.headers)
     assert response.json()["data"]["items"]
     assert any("on_demand_classes_fts MATCH" in sql for sql in seen)

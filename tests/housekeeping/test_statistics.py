@@ -3,14 +3,11 @@ and has every pooled connection reload them; on PostgreSQL it leaves that to aut
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from stvos.housekeeping.service import (
     SQLITE_ANALYSIS_LIMIT,
@@ -23,20 +20,7 @@ from stvos.kit.tenancy import TenantScope
 from stvos.models import OnDemandClass
 from tests.content import a_class, add_category, save
 from tests.support.factories import TestClient
-
-
-@contextmanager
-def _statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+from tests.support.statements import count_statements
 
 
 async def test_each_round_runs_pragma_optimize_on_sqlite_only(
@@ -44,7 +28,7 @@ async def test_each_round_runs_pragma_optimize_on_sqlite_only(
 ) -> None:
     response = await http.get("/content/classes", headers=client_a.headers)
     assert response.status_code == 200, response.text
-    with _statements(db) as seen:
+    with count_statements(db) as seen:
         await app.state.housekeeper.run_once()
     pragmas = [s for s in seen if s.startswith("PRAGMA")]
     limit = f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}"
@@ -78,7 +62,7 @@ async def test_sqlite_statistics_appear_for_the_tables_in_use_and_reach_every_co
                 select(func.count()).where(OnDemandClass.category_id == category)
             )
             assert published == 50
-            with _statements(db) as seen:
+            with count_statements(db) as seen:
                 analysed = await refresh_statistics(session)
         assert (SQLITE_OPTIMIZE in seen) is not is_postgres
         return analysed

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -15,7 +12,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from stvos import migrations
 from stvos.config import Settings
 from stvos.kit.orm import Base, TenantOwned
-from tests.support.databases import PostgresDatabase, postgres_url, settings_for
 
 # Content search objects (migration 0006) that live only in the database, on purpose not in the
 # models: SQLite's FTS5 table with its shadow tables; PostgreSQL's generated tsvector column of
@@ -31,19 +27,6 @@ SEARCH_OBJECTS = frozenset(
         "ix_on_demand_classes_search_vector",
     }
 )
-
-
-@pytest.fixture
-async def empty_settings(tmp_path: Path) -> Any:
-    """Settings pointing at a brand-new, empty database of the suite's kind."""
-    url = postgres_url()
-    if url is None:
-        yield settings_for(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", tmp_path)
-        return
-    scratch = PostgresDatabase(url)
-    await scratch.create()
-    yield settings_for(scratch.url, tmp_path)
-    await scratch.finish()
 
 
 async def _tables(settings: Settings) -> set[str]:

@@ -4,13 +4,11 @@ declaration sent in the BEGIN message rather than as a statement of its own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from stvos.kit.db import (
     CommitRefused,
@@ -24,21 +22,7 @@ from stvos.kit.policy import Auth, PendingSignIn, Policy
 from stvos.kit.tenancy import TenantScope
 from stvos.models import ApiKey, Category
 from tests.support.factories import TestClient
-
-
-@contextmanager
-def _statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.support.statements import count_statements
 
 
 async def _categories(db: Database, client: TestClient) -> int:
@@ -96,7 +80,7 @@ async def test_the_tenant_declaration_rides_in_the_begin_message(
 ) -> None:
     if not is_postgres:
         pytest.skip("row-level security and its declaration are PostgreSQL's")
-    with _statements(db) as seen:
+    with count_statements(db) as seen:
         async with db.transaction(TenantScope.for_client(client_a.id), write=False) as session:
             setting = await session.scalar(text("SELECT current_setting('stvos.client_id')"))
             keys = set(await session.scalars(select(ApiKey.client_id)))

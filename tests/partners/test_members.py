@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
-from tests.content import add_category, add_class, count_statements
+from tests.content import add_category, add_class
 from tests.partners import error_of, signed_in_partner
 from tests.partners.insights_helpers import (
     add_ledger,
@@ -24,6 +24,7 @@ from tests.partners.insights_helpers import (
     watch,
 )
 from tests.support.factories import TestClient, make_user
+from tests.support.statements import count_statements
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -423,7 +423,7 @@ async def test_a_heartbeat_runs_a_fixed_number_of_statements(
     clock: FrozenClock,
     is_postgres: bool,
 ) -> None:
-    from tests.content import count_statements
+    from tests.support.statements import count_statements
 
     # Start 75 s before a quarter hour: the third heartbeat's 30 s straddle it, so its write
     # carries two ledger pieces; the ones around it carry one.

@@ -22,8 +22,8 @@ from stvos.models import AccountStatus, AvailabilityRule, Trainer, TrainerServic
 from stvos.trainers.booking_schemas import AvailabilityOut, availability_json
 from stvos.trainers.calendar import Calendar, Interval, LocalWindow, load_calendar, open_windows
 from stvos.trainers.calendar import slot_ids as compute_slot_ids
-from tests.content import count_statements
 from tests.support.factories import TestClient, make_user
+from tests.support.statements import count_statements
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ZONES = [

@@ -26,8 +26,8 @@ from stvos.models import (
     Trainer,
     TrainerService,
 )
-from tests.content import count_statements
 from tests.support.factories import TestClient, TestUser, make_user
+from tests.support.statements import count_statements
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

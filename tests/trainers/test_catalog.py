@@ -16,8 +16,9 @@ from stvos.kit.db import Database
 from stvos.kit.tenancy import TenantScope
 from stvos.models import Client, Trainer, TrainerService, TrainerSpecialisation
 from stvos.trainers.catalog_schemas import slugify
-from tests.content import add_category, add_class, count_statements
+from tests.content import add_category, add_class
 from tests.support.factories import TestClient, TestUser, make_user
+from tests.support.statements import count_statements
 
 
 async def add_trainer(
