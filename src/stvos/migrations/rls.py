@@ -19,7 +19,8 @@ from alembic import op
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-def _checked(name: str) -> str:
+def checked_identifier(name: str) -> str:
+    """``name`` when it is a plain SQL identifier (safe to splice into DDL), else ValueError."""
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a plain SQL identifier: {name!r}")
     return name
@@ -62,7 +63,7 @@ def drop_functions() -> None:
 
 
 def _protect(table: str, condition: str) -> None:
-    table = _checked(table)
+    table = checked_identifier(table)
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     op.execute(
@@ -92,7 +93,7 @@ def protect_shared_table(table: str) -> None:
     """Platform data every client reads (e.g. platform categories); only the platform writes."""
     if not _is_postgres():
         return
-    table = _checked(table)
+    table = checked_identifier(table)
     _protect(table, PLATFORM_FN)
     op.execute(f"CREATE POLICY {table}_read ON {table} FOR SELECT USING (true)")
 
@@ -109,7 +110,7 @@ def create_app_role(role: str | None) -> None:
     """The role the application runs as: owns nothing, so row-level security binds it."""
     if not role or not _is_postgres():
         return
-    role = _checked(role)
+    role = checked_identifier(role)
     op.execute(
         f"""
         DO $$ BEGIN
@@ -143,7 +144,7 @@ def grant_tables(role: str | None, *tables: str) -> None:
     """Grant the app role its rights on tables (and their id sequences)."""
     if not role or not _is_postgres():
         return
-    role = _checked(role)
-    for table in map(_checked, tables):
+    role = checked_identifier(role)
+    for table in map(checked_identifier, tables):
         op.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO "{role}"')
     op.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"')

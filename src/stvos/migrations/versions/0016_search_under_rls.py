@@ -111,7 +111,7 @@ def _is_postgres() -> bool:
 
 
 def _schema() -> str:
-    return rls._checked(str(op.get_bind().scalar(sa.text("SELECT current_schema()"))))
+    return rls.checked_identifier(str(op.get_bind().scalar(sa.text("SELECT current_schema()"))))
 
 
 def _signature(schema: str) -> str:
@@ -134,7 +134,7 @@ def upgrade(app_role: str | None = None) -> None:
             "WHERE rolname = current_user"
         )
     ).one()
-    caller = f'"{rls._checked(app_role)}"' if app_role else "CURRENT_USER"
+    caller = f'"{rls.checked_identifier(app_role)}"' if app_role else "CURRENT_USER"
     op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {caller}")
     if is_superuser:
         op.execute(
