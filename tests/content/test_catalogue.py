@@ -456,6 +456,18 @@ async def test_discover_sections(
     assert [(c["name"], c["classCount"]) for c in data["categories"]] == [("Yoga", 3)]
     assert "video" not in response.text.lower()
 
+    # Two days on, the same (built-once) statements answer for the new instant: the scheduled
+    # classes are out, and the week's window has moved past "New 2".
+    clock.advance(2 * day)
+    later = await make_user(http, db, client_a, "later@example.com")  # tokens have expired
+    data = (await http.get("/content/discover", headers=later.headers)).json()["data"]
+    assert [c["name"] for c in data["featured"]] == [
+        "Featured later",
+        *[f"Featured {i:02d}" for i in range(9)],
+    ]
+    assert [c["name"] for c in data["newThisWeek"]] == ["Tomorrow", "Featured later", "New 1"]
+    assert [(c["name"], c["classCount"]) for c in data["categories"]] == [("Yoga", 4)]
+
 
 async def test_discover_new_this_week_is_capped_at_ten(
     http: httpx.AsyncClient, db: Database, client_a: TestClient, clock: FrozenClock

@@ -492,6 +492,15 @@ async def test_discover_shows_upcoming_live_classes(
     assert upcoming[1]["registration"]["status"] == "registered"
     assert upcoming[0]["trainer"]["name"] == "Lena"
 
+    # The statement is built once: another member, and a later instant, are its parameters.
+    other = await make_user(http, db, client_a, "other@example.com")
+    upcoming = data(await http.get("/content/discover", headers=other.headers))["upcomingLive"]
+    assert [c["registration"] for c in upcoming[:2]] == [None, None]
+    clock.advance(at(3, 11) - NOW)  # classes 0 and 1 (days 2 and 3, 10:00-10:45) are over
+    later = await make_user(http, db, client_a, "later@example.com")  # tokens have expired
+    upcoming = data(await http.get("/content/discover", headers=later.headers))["upcomingLive"]
+    assert [c["id"] for c in upcoming] == ids[2:12]
+
 
 async def test_trainer_classes_carry_upcoming_group_classes(
     http: httpx.AsyncClient,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 
 from stvos.content import service
 from stvos.content.schemas import (
@@ -22,7 +22,7 @@ from stvos.content.video import signing_key
 from stvos.kit.deps import DbSession
 from stvos.kit.policy import Auth, Feature, allow, current_caller
 from stvos.kit.routing import api_router
-from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok
+from stvos.kit.schemas import Envelope, ObjectId, Page, Paging, ok, ok_json
 from stvos.playback import service as playback
 
 router = api_router(tags=["content"])
@@ -108,14 +108,15 @@ async def list_categories(session: DbSession, paging: Paging) -> Envelope[Page[C
     dependencies=[allow(Auth.USER, feature=_CLASSES)],
     summary="The home screen: featured, continue watching, upcoming live, categories, new",
 )
-async def discover(request: Request, session: DbSession) -> Envelope[DiscoverAnswer]:
+async def discover(request: Request, session: DbSession) -> Response:
     caller = current_caller(request)
     user_id = caller.require_user_id()
     # The live section follows the client's `live_classes` feature as the live routes' own
     # gate sees it (the client context established with the caller): no statement of its own.
     live_enabled = _LIVE in caller.require_client().enabled_features
     unfinished = await playback.continue_watching(session, user_id)
-    return ok(await service.discover(session, user_id, unfinished, live_enabled=live_enabled))
+    answer = await service.discover(session, user_id, unfinished, live_enabled=live_enabled)
+    return ok_json(answer)  # built from validated models: encoded once, not checked again
 
 
 @router.get(

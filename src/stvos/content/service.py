@@ -20,13 +20,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     ScalarSelect,
     Select,
     and_,
+    bindparam,
     case,
     false,
     func,
@@ -54,6 +57,7 @@ from stvos.content.schemas import (
 from stvos.content.video import sign_url
 from stvos.kit.clock import utcnow
 from stvos.kit.errors import ValidationFailed
+from stvos.kit.orm import UtcDateTime
 from stvos.kit.paging import fetch_page
 from stvos.kit.schemas import FieldError, PageParams
 from stvos.live import seats as live_seats
@@ -73,8 +77,9 @@ NEW_THIS_WEEK_LIMIT = 10
 NEW_WINDOW = timedelta(days=7)
 
 
-def is_published(now: datetime) -> ColumnElement[bool]:
-    """The condition that makes a class visible to the apps at ``now``."""
+def is_published(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """The condition that makes a class visible to the apps at ``now`` (a value, or a bind
+    parameter of a statement built once)."""
     return and_(
         OnDemandClass.status == ClassStatus.PUBLISHED.value,
         OnDemandClass.published_at.is_not(None),
@@ -83,6 +88,9 @@ def is_published(now: datetime) -> ColumnElement[bool]:
 
 
 _NEWEST = (OnDemandClass.published_at.desc(), OnDemandClass.id.desc())
+# The time of a statement built once and run many times (``functools.cache`` below): building
+# one per request (subqueries, their column proxies) costs more CPU than running it.
+NOW: BindParameter[datetime] = bindparam("now", type_=UtcDateTime())
 _ORDER: dict[str, tuple[Any, ...]] = {
     "newest": _NEWEST,
     "popular": (OnDemandClass.play_count.desc(), *_NEWEST),
@@ -338,7 +346,7 @@ def _active_categories() -> ColumnElement[bool]:
     return Category.is_active.is_(True)
 
 
-def _visible_class_count(now: datetime) -> ColumnElement[int]:
+def _visible_class_count(now: ColumnElement[datetime]) -> ColumnElement[int]:
     """The enclosing query's category's count of classes published at ``now``, exact and at a
     cost that does not grow with the library: the kept count of its published classes (joined
     by :func:`_categories_query`; no row: none) less those scheduled after ``now``, an
@@ -353,8 +361,11 @@ def _visible_class_count(now: datetime) -> ColumnElement[int]:
     return func.coalesce(CategoryClassCount.published_count, 0) - scheduled
 
 
+@cache
 def _categories_query() -> Select[*tuple[Any, ...]]:
-    """The client's active categories with their published class counts, in display order."""
+    """The client's active categories with their published class counts, in display order.
+
+    Built once (see :data:`NOW`); run it with ``{"now": ...}``."""
     return (
         select(
             Category.id,
@@ -362,7 +373,7 @@ def _categories_query() -> Select[*tuple[Any, ...]]:
             Category.slug,
             func.coalesce(Category.description, PlatformCategory.description).label("description"),
             func.coalesce(Category.image_url, PlatformCategory.image_url).label("image"),
-            _visible_class_count(utcnow()).label("class_count"),
+            _visible_class_count(NOW).label("class_count"),
         )
         .outerjoin(PlatformCategory, PlatformCategory.id == Category.platform_category_id)
         .outerjoin(
@@ -379,7 +390,7 @@ def _categories_query() -> Select[*tuple[Any, ...]]:
 
 async def all_categories(session: AsyncSession) -> list[CategoryOut]:
     """Every active category with its published class count: one statement."""
-    rows = await session.execute(_categories_query())
+    rows = await session.execute(_categories_query(), {"now": utcnow()})
     return [CategoryOut.model_validate(row._mapping) for row in rows]
 
 
@@ -389,7 +400,9 @@ async def list_categories(
     """A page of the active categories with their counts, and how many there are (counted
     without the class counts: each active category is one row)."""
     total = await session.scalar(select(func.count(Category.id)).where(_active_categories()))
-    rows = await session.execute(_categories_query().offset(paging.offset).limit(paging.limit))
+    rows = await session.execute(
+        _categories_query().offset(paging.offset).limit(paging.limit), {"now": utcnow()}
+    )
     return [CategoryOut.model_validate(row._mapping) for row in rows], total or 0
 
 
@@ -402,24 +415,20 @@ async def list_categories(
 _FEATURED, _NEW = 0, 1
 
 
-async def _featured_and_new(
-    session: AsyncSession, now: datetime
-) -> tuple[list[ClassSummary], list[ClassSummary]]:
-    """The featured classes and those new this week, with their summaries: one statement.
-
-    Each section is picked (ordered and limited) in its own subquery of ids; the two are glued
-    with UNION ALL and the class rows read once, with their briefs, in section order (the
-    featured by ``featured_order``, then both newest first, as the sections were picked)."""
+@cache
+def _featured_and_new_query() -> Select[*tuple[Any, ...]]:
+    """The statement of :func:`_featured_and_new`, built once; run with ``now`` and
+    ``new_since`` (the start of the new-this-week window)."""
     featured = (
         select(OnDemandClass.id.label("class_id"), literal(_FEATURED).label("section"))
-        .where(is_published(now), OnDemandClass.is_featured.is_(True))
+        .where(is_published(NOW), OnDemandClass.is_featured.is_(True))
         .order_by(OnDemandClass.featured_order, *_NEWEST)
         .limit(FEATURED_LIMIT)
         .subquery()
     )
     new = (
         select(OnDemandClass.id.label("class_id"), literal(_NEW).label("section"))
-        .where(is_published(now), OnDemandClass.published_at > now - NEW_WINDOW)
+        .where(is_published(NOW), OnDemandClass.published_at > bindparam("new_since"))
         .order_by(*_NEWEST)
         .limit(NEW_THIS_WEEK_LIMIT)
         .subquery()
@@ -428,12 +437,21 @@ async def _featured_and_new(
     in_featured_order = case(
         (picked.c.section == _FEATURED, OnDemandClass.featured_order), else_=None
     )
+    return with_briefs(
+        select(OnDemandClass, picked.c.section).join(picked, picked.c.class_id == OnDemandClass.id)
+    ).order_by(picked.c.section, in_featured_order, *_NEWEST)
+
+
+async def _featured_and_new(
+    session: AsyncSession, now: datetime
+) -> tuple[list[ClassSummary], list[ClassSummary]]:
+    """The featured classes and those new this week, with their summaries: one statement.
+
+    Each section is picked (ordered and limited) in its own subquery of ids; the two are glued
+    with UNION ALL and the class rows read once, with their briefs, in section order (the
+    featured by ``featured_order``, then both newest first, as the sections were picked)."""
     rows = await session.execute(
-        with_briefs(
-            select(OnDemandClass, picked.c.section).join(
-                picked, picked.c.class_id == OnDemandClass.id
-            )
-        ).order_by(picked.c.section, in_featured_order, *_NEWEST)
+        _featured_and_new_query(), {"now": now, "new_since": now - NEW_WINDOW}
     )
     sections: tuple[list[ClassSummary], list[ClassSummary]] = ([], [])
     for row in rows:

@@ -30,9 +30,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -289,17 +291,11 @@ async def get_class(session: AsyncSession, user_id: int, class_id: int) -> LiveC
     return answer
 
 
-async def upcoming(
-    session: AsyncSession,
-    *,
-    now: datetime,
-    user_id: int | None = None,
-    trainer_id: int | None = None,
-    limit: int = UPCOMING_LIMIT,
-) -> list[LiveClassOut]:
-    """The next scheduled or live (not yet ended) classes, soonest first: one statement, the
-    same descriptions :func:`describe` builds (trainer and category joined in, the waitlist
-    counted, and with ``user_id`` that member's registration and how many wait ahead)."""
+@cache
+def _upcoming_query(for_member: bool, for_trainer: bool) -> Select[Any]:
+    """The statement of :func:`upcoming`, built once per shape: its values are bind parameters
+    (``now``, ``limit`` and, by shape, ``user_id`` and ``trainer_id``). Building it per request
+    (three aliases, their column proxies, the subqueries) cost more CPU than running it."""
     waiting = aliased(LiveRegistration)
     waitlist_count = (
         select(func.count(waiting.id))
@@ -318,9 +314,9 @@ async def upcoming(
         )
         .outerjoin(Trainer, Trainer.id == LiveClass.trainer_id)
         .outerjoin(Category, Category.id == LiveClass.category_id)
-        .where(LiveClass.status.in_(OPEN_STATUSES), LiveClass.ends_at > now)
+        .where(LiveClass.status.in_(OPEN_STATUSES), LiveClass.ends_at > bindparam("now"))
     )
-    if user_id is not None:
+    if for_member:
         mine = aliased(LiveRegistration)
         ahead = aliased(LiveRegistration)
         ahead_count = (
@@ -333,11 +329,31 @@ async def upcoming(
             .scalar_subquery()
         )
         query = query.add_columns(mine, ahead_count.label("ahead")).outerjoin(
-            mine, and_(mine.live_class_id == LiveClass.id, mine.user_id == user_id)
+            mine, and_(mine.live_class_id == LiveClass.id, mine.user_id == bindparam("user_id"))
         )
+    if for_trainer:
+        query = query.where(LiveClass.trainer_id == bindparam("trainer_id"))
+    return query.order_by(*_ORDER).limit(bindparam("limit", type_=Integer))
+
+
+async def upcoming(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    user_id: int | None = None,
+    trainer_id: int | None = None,
+    limit: int = UPCOMING_LIMIT,
+) -> list[LiveClassOut]:
+    """The next scheduled or live (not yet ended) classes, soonest first: one statement, the
+    same descriptions :func:`describe` builds (trainer and category joined in, the waitlist
+    counted, and with ``user_id`` that member's registration and how many wait ahead)."""
+    query = _upcoming_query(user_id is not None, trainer_id is not None)
+    params: dict[str, Any] = {"now": now, "limit": limit}
+    if user_id is not None:
+        params["user_id"] = user_id
     if trainer_id is not None:
-        query = query.where(LiveClass.trainer_id == trainer_id)
-    rows = await session.execute(query.order_by(*_ORDER).limit(limit))
+        params["trainer_id"] = trainer_id
+    rows = await session.execute(query, params)
     out = []
     for row in rows:
         c: LiveClass = row[0]

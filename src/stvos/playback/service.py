@@ -12,15 +12,16 @@ transaction already serialises), so concurrent heartbeats cannot lose or double 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.content.errors import ClassNotFound
-from stvos.content.service import is_published, summary_of, with_briefs
+from stvos.content.service import NOW, is_published, summary_of, with_briefs
 from stvos.kit.clock import utcnow
 from stvos.kit.paging import fetch_page
 from stvos.kit.policy import ClientContext
@@ -231,25 +232,31 @@ async def history(
     return items, total
 
 
-async def continue_watching(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
-    """Started, not completed, most recent first, with how much was watched: one statement
-    (the classes' trainer and category briefs are joined in)."""
-    now = utcnow()
-    rows = await session.execute(
+@cache
+def _continue_watching_query() -> Select[Any]:
+    """The statement of :func:`continue_watching`, built once; run with ``user_id`` and
+    ``now``."""
+    return (
         with_briefs(
             select(OnDemandClass, ClassProgress.resume_position, ClassProgress.covered_buckets)
             .select_from(ClassProgress)
             .join(OnDemandClass, OnDemandClass.id == ClassProgress.class_id)
         )
         .where(
-            ClassProgress.user_id == user_id,
+            ClassProgress.user_id == bindparam("user_id"),
             ClassProgress.completed_at.is_(None),
             ClassProgress.covered_buckets > 0,
-            is_published(now),
+            is_published(NOW),
         )
         .order_by(ClassProgress.last_watched_at.desc(), ClassProgress.id.desc())
         .limit(CONTINUE_WATCHING_LIMIT)
     )
+
+
+async def continue_watching(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    """Started, not completed, most recent first, with how much was watched: one statement
+    (the classes' trainer and category briefs are joined in)."""
+    rows = await session.execute(_continue_watching_query(), {"user_id": user_id, "now": utcnow()})
     out = []
     for row in rows:
         item: OnDemandClass = row[0]
