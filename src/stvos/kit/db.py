@@ -176,6 +176,7 @@ class Database:
             kwargs |= {
                 "pool_size": db.pool_size,
                 "max_overflow": db.max_overflow,
+                "pool_timeout": db.pool_timeout_seconds,
                 "connect_args": {"connection_class": DeclaringConnection},
             }
         engine = create_async_engine(self.url, **kwargs)

@@ -134,6 +134,13 @@ class ProviderUnavailable(StvosError):
     default_message = "An outside service is unavailable"
 
 
+class DatabaseBusy(ProviderUnavailable):
+    """Every pooled database connection stayed in use for the pool's timeout: an overload, so
+    the caller is told to come back shortly rather than given a 500."""
+
+    default_message = "The service is busy; retry shortly"
+
+
 class TenancyViolation(RuntimeError):
     """A programming error: tenant-owned data touched without, or across, a client scope.
 

@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stvos.kit.errors import MethodNotAllowed, NotFound, StvosError
+from stvos.kit.errors import DatabaseBusy, MethodNotAllowed, NotFound, StvosError
 from stvos.kit.logging import request_id_var
 from stvos.kit.schemas import ErrorEnvelope, FieldError
 
@@ -96,7 +97,18 @@ async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
+async def _on_pool_timeout(_request: Request, _exc: Exception) -> JSONResponse:
+    log.warning("no pooled database connection came free in time (pool_timeout_seconds)")
+    return error_response(
+        DatabaseBusy.status,
+        DatabaseBusy.code,
+        DatabaseBusy.default_message,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StvosError, _on_stvos_error)
+    app.add_exception_handler(PoolTimeout, _on_pool_timeout)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
