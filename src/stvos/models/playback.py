@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stvos.kit.orm import Base, BigId, IdMixin, TenantOwned, tenant_key, tenant_reference
@@ -31,7 +40,15 @@ class PlaybackSession(IdMixin, TenantOwned, Base):
             "user_id",
             "started_at",
         ),
-        Index("ix_playback_sessions_status_last_heartbeat_at", "status", "last_heartbeat_at"),
+        # The idle sweep's: the active sessions only. No index may cover a column the heartbeat
+        # changes (last_heartbeat_at, position...): its updates then stay on their page (HOT;
+        # migration 0018, which also sets fillfactor 85 on PostgreSQL).
+        Index(
+            "ix_playback_sessions_active",
+            "id",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
     )
 
     user_id: Mapped[int] = mapped_column(BigId)
@@ -54,12 +71,7 @@ class ClassProgress(IdMixin, TenantOwned, Base):
         UniqueConstraint("client_id", "user_id", "class_id"),
         tenant_reference("user_id", "users", ondelete="CASCADE"),
         tenant_reference("class_id", "on_demand_classes", ondelete="CASCADE"),
-        Index(
-            "ix_class_progress_client_id_user_id_last_watched_at",
-            "client_id",
-            "user_id",
-            "last_watched_at",
-        ),
+        # No index on last_watched_at (changed by every heartbeat): see migration 0018.
     )
 
     user_id: Mapped[int] = mapped_column(BigId)
