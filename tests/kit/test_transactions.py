@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 
+from stvos.config import Settings
 from stvos.kit.db import (
     CommitRefused,
     Database,
@@ -144,6 +145,32 @@ async def test_a_driver_transaction_commits_and_returns_its_connection(
     assert driver.pending_declaration is None  # type: ignore[attr-defined]
     assert not driver.is_in_transaction()
     assert "Driven" in await _category_names(db, client_a)
+
+
+async def test_a_new_connection_serves_driver_transactions_and_stays_pooled(
+    settings: Settings, client_a: TestClient, is_postgres: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection first used by a driver transaction (the heartbeat's) is handed out idle,
+    returns cleanly and is used again: the same backend serves the next one."""
+    if not is_postgres:
+        pytest.skip("the driver path is PostgreSQL's")
+    fresh = Database(settings)  # an empty pool: its first connection is made here
+    try:
+        backends = []
+        for _ in range(2):
+            async with (
+                fresh.session(TenantScope.for_client(client_a.id)) as session,
+                driver_transaction(session) as driver,
+            ):
+                backends.append(await driver.fetchval("SELECT pg_backend_pid()"))
+                assert await driver.fetchval("SELECT current_setting('stvos.client_id')") == str(
+                    client_a.id
+                )
+        assert backends[0] == backends[1]
+        assert fresh.engine.sync_engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+        assert "Exception during reset" not in caplog.text
+    finally:
+        await fresh.dispose()
 
 
 async def test_a_failed_driver_transaction_rolls_back(

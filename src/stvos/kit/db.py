@@ -221,6 +221,11 @@ class Database:
             cursor = dbapi_conn.cursor()
             cursor.execute(f'SET ROLE "{role}"')  # validated identifier, see config
             cursor.close()
+            # The adapter ran that in a transaction of its own: end it, so a new connection is
+            # handed out idle. Left open, driver_transaction's BEGIN ran inside it and the
+            # pool's reset on return then failed outside a greenlet, discarding the connection:
+            # every connection first used by a heartbeat was closed after it, a new backend each.
+            dbapi_conn.commit()
 
     def session(self, scope: TenantScope, *, write: bool = True) -> AsyncSession:
         factory = self._write_sessions if write else self._read_sessions
