@@ -390,7 +390,9 @@ def _class_row(
         "video_url": f"https://cdn.example.com/v/{i}.m3u8",
         "video_provider": "hls",
         "duration_minutes": 10 + (i % 6) * 10,
-        "intensity": INTENSITIES[i % 3],
+        # Every category gets every intensity (i % 3 alone would give each category one, when
+        # the number of categories is a multiple of 3, and the filtered list scenario nothing).
+        "intensity": INTENSITIES[(i // max(1, len(categories))) % 3],
         "is_premium": i % 5 == 0,
         "equipment": [],
         "tags": [a, b],
