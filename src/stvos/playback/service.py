@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -277,7 +277,9 @@ async def close_idle_sessions(session: AsyncSession) -> int:
     result = await session.execute(
         update(PlaybackSession)
         .where(
-            PlaybackSession.status == SessionStatus.ACTIVE.value,
+            # Rendered in the SQL, not bound: the planner then matches the partial index of the
+            # active sessions (migration 0018) in a cached generic plan too.
+            PlaybackSession.status == literal(SessionStatus.ACTIVE.value, literal_execute=True),
             PlaybackSession.last_heartbeat_at < cutoff,
         )
         .values(status=SessionStatus.EXPIRED.value, ended_at=PlaybackSession.last_heartbeat_at)
