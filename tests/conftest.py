@@ -52,6 +52,14 @@ def is_postgres() -> bool:
 
 
 @pytest.fixture
+def only_postgres(is_postgres: bool) -> None:
+    """Skips the test on SQLite: what it checks exists on PostgreSQL only (the driver path, a
+    sized connection pool)."""
+    if not is_postgres:
+        pytest.skip("PostgreSQL only")
+
+
+@pytest.fixture
 async def database_url(database_source: Any, request: pytest.FixtureRequest) -> str:
     return str(await database_source.fresh(re.sub(r"\W+", "_", request.node.name)[:40]))
 

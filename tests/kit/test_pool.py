@@ -17,13 +17,7 @@ from stvos.config import Settings
 from stvos.kit.db import Database
 from tests.support.factories import make_client
 
-pytestmark = pytest.mark.usefixtures("only_postgres")
-
-
-@pytest.fixture
-def only_postgres(is_postgres: bool) -> None:
-    if not is_postgres:
-        pytest.skip("the SQLite engine keeps no sized pool")
+pytestmark = pytest.mark.usefixtures("only_postgres")  # the SQLite engine keeps no sized pool
 
 
 @pytest.fixture

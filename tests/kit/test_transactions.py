@@ -129,10 +129,8 @@ _INSERT_CATEGORY = (
 
 
 async def test_a_driver_transaction_commits_and_returns_its_connection(
-    db: Database, client_a: TestClient, is_postgres: bool
+    db: Database, client_a: TestClient, only_postgres: None
 ) -> None:
-    if not is_postgres:
-        pytest.skip("the driver path is PostgreSQL's")
     pool = db.engine.sync_engine.pool
     async with (
         db.session(TenantScope.for_client(client_a.id)) as session,
@@ -148,12 +146,10 @@ async def test_a_driver_transaction_commits_and_returns_its_connection(
 
 
 async def test_a_new_connection_serves_driver_transactions_and_stays_pooled(
-    settings: Settings, client_a: TestClient, is_postgres: bool, caplog: pytest.LogCaptureFixture
+    settings: Settings, client_a: TestClient, only_postgres: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A connection first used by a driver transaction (the heartbeat's) is handed out idle,
     returns cleanly and is used again: the same backend serves the next one."""
-    if not is_postgres:
-        pytest.skip("the driver path is PostgreSQL's")
     fresh = Database(settings)  # an empty pool: its first connection is made here
     try:
         backends = []
@@ -174,10 +170,8 @@ async def test_a_new_connection_serves_driver_transactions_and_stays_pooled(
 
 
 async def test_a_failed_driver_transaction_rolls_back(
-    db: Database, client_a: TestClient, is_postgres: bool
+    db: Database, client_a: TestClient, only_postgres: None
 ) -> None:
-    if not is_postgres:
-        pytest.skip("the driver path is PostgreSQL's")
     pool = db.engine.sync_engine.pool
     async with db.session(TenantScope.for_client(client_a.id)) as session:
         with pytest.raises(StvosError):
@@ -191,10 +185,8 @@ async def test_a_failed_driver_transaction_rolls_back(
 
 
 async def test_a_cancelled_driver_transaction_rolls_back_before_its_connection_returns(
-    db: Database, client_a: TestClient, is_postgres: bool
+    db: Database, client_a: TestClient, only_postgres: None
 ) -> None:
-    if not is_postgres:
-        pytest.skip("the driver path is PostgreSQL's")
     pool = db.engine.sync_engine.pool
     entered = asyncio.Event()
     held: list[Any] = []
@@ -221,10 +213,8 @@ async def test_a_cancelled_driver_transaction_rolls_back_before_its_connection_r
 
 
 async def test_a_broken_driver_connection_is_thrown_away(
-    db: Database, client_a: TestClient, is_postgres: bool
+    db: Database, client_a: TestClient, only_postgres: None
 ) -> None:
-    if not is_postgres:
-        pytest.skip("the driver path is PostgreSQL's")
     pool = db.engine.sync_engine.pool
     held: list[Any] = []
     with pytest.raises(asyncpg.InterfaceError):

@@ -97,14 +97,9 @@ async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
-async def _on_pool_timeout(_request: Request, _exc: Exception) -> JSONResponse:
+async def _on_pool_timeout(request: Request, _exc: Exception) -> JSONResponse:
     log.warning("no pooled database connection came free in time (pool_timeout_seconds)")
-    return error_response(
-        DatabaseBusy.status,
-        DatabaseBusy.code,
-        DatabaseBusy.default_message,
-        headers={"Retry-After": "1"},
-    )
+    return await _on_stvos_error(request, DatabaseBusy(headers={"Retry-After": "1"}))
 
 
 def install_error_handlers(app: FastAPI) -> None:
