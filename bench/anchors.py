@@ -176,11 +176,15 @@ def heartbeat_script(
     def render(sql: str, params: Any) -> str:
         values = list(params) if isinstance(params, list | tuple) else []
 
-        def one(match: re.Match[str]) -> str:
-            value = values[int(match.group(1)) - 1]
+        def value_of(value: Any) -> str:
+            if isinstance(value, list):  # an array parameter (a batch of one): its elements
+                return f"ARRAY[{', '.join(map(value_of, value))}]" if value else "'{}'"
             if isinstance(value, int) and not isinstance(value, bool) and value in variables:
                 return ":" + variables[value][0]
             return _literal(value)
+
+        def one(match: re.Match[str]) -> str:
+            return value_of(values[int(match.group(1)) - 1])
 
         return re.sub(r"\$(\d+)", one, sql).replace("\n", " ")
 

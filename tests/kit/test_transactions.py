@@ -132,10 +132,7 @@ async def test_a_driver_transaction_commits_and_returns_its_connection(
     db: Database, client_a: TestClient, only_postgres: None
 ) -> None:
     pool = db.engine.sync_engine.pool
-    async with (
-        db.session(TenantScope.for_client(client_a.id)) as session,
-        driver_transaction(session) as driver,
-    ):
+    async with driver_transaction(db.engine, TenantScope.for_client(client_a.id)) as driver:
         # The declaration rode in the BEGIN: row-level security lets the insert through.
         await driver.execute(_INSERT_CATEGORY, client_a.id, "Driven", "driven")
         assert pool.checkedout() == 1  # type: ignore[attr-defined]
@@ -154,10 +151,9 @@ async def test_a_new_connection_serves_driver_transactions_and_stays_pooled(
     try:
         backends = []
         for _ in range(2):
-            async with (
-                fresh.session(TenantScope.for_client(client_a.id)) as session,
-                driver_transaction(session) as driver,
-            ):
+            async with driver_transaction(
+                fresh.engine, TenantScope.for_client(client_a.id)
+            ) as driver:
                 backends.append(await driver.fetchval("SELECT pg_backend_pid()"))
                 assert await driver.fetchval("SELECT current_setting('stvos.client_id')") == str(
                     client_a.id
@@ -173,11 +169,10 @@ async def test_a_failed_driver_transaction_rolls_back(
     db: Database, client_a: TestClient, only_postgres: None
 ) -> None:
     pool = db.engine.sync_engine.pool
-    async with db.session(TenantScope.for_client(client_a.id)) as session:
-        with pytest.raises(StvosError):
-            async with driver_transaction(session) as driver:
-                await driver.execute(_INSERT_CATEGORY, client_a.id, "Undone", "undone")
-                raise StvosError("refused")
+    with pytest.raises(StvosError):
+        async with driver_transaction(db.engine, TenantScope.for_client(client_a.id)) as driver:
+            await driver.execute(_INSERT_CATEGORY, client_a.id, "Undone", "undone")
+            raise StvosError("refused")
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
     assert "Undone" not in await _category_names(db, client_a)
     # The connection went back clean: the next transaction on it works.
@@ -192,10 +187,7 @@ async def test_a_cancelled_driver_transaction_rolls_back_before_its_connection_r
     held: list[Any] = []
 
     async def interrupted() -> None:
-        async with (
-            db.session(TenantScope.for_client(client_a.id)) as session,
-            driver_transaction(session) as driver,
-        ):
+        async with driver_transaction(db.engine, TenantScope.for_client(client_a.id)) as driver:
             held.append(driver)
             await driver.execute(_INSERT_CATEGORY, client_a.id, "Halfway", "halfway")
             entered.set()
@@ -218,10 +210,7 @@ async def test_a_broken_driver_connection_is_thrown_away(
     pool = db.engine.sync_engine.pool
     held: list[Any] = []
     with pytest.raises(asyncpg.InterfaceError):
-        async with (
-            db.session(TenantScope.for_client(client_a.id)) as session,
-            driver_transaction(session) as driver,
-        ):
+        async with driver_transaction(db.engine, TenantScope.for_client(client_a.id)) as driver:
             held.append(driver)
             await driver.execute(_INSERT_CATEGORY, client_a.id, "Lost", "lost")
             driver.terminate()  # the server or the network went away mid-transaction

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, exists, false, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stvos.accounts.errors import InvalidToken, WrongRole
@@ -51,29 +51,48 @@ def _family_live(family: str | None) -> ColumnElement[bool]:
     )
 
 
-def _sign_in_live_clause() -> ColumnElement[bool]:
+def sign_in_live(
+    client: ColumnElement[Any],
+    user: ColumnElement[Any],
+    version: ColumnElement[Any],
+    family: ColumnElement[Any],
+) -> ColumnElement[bool]:
+    """Whether a sign-in (user, token version, refresh family) is still good, as one boolean
+    column of a route's own statement: the expressions may be bind parameters or the columns of
+    a batch's rows (explicit client conditions: these prebuilt statements run beside the ORM
+    filter)."""
     users, refresh = User.__table__, RefreshToken.__table__
-    client: BindParameter[int] = bindparam("sign_in_client")
-    family_live = exists().where(
-        refresh.c.client_id == client,
-        refresh.c.family == bindparam("sign_in_family"),
-        refresh.c.revoked_at.is_(None),
-    )
-    return exists().where(
-        and_(
-            users.c.client_id == client,
-            users.c.id == bindparam("sign_in_user"),
-            users.c.status == AccountStatus.ACTIVE.value,
-            users.c.token_version == bindparam("sign_in_version"),
-            family_live,
+    family_live = (
+        exists()
+        .where(
+            refresh.c.client_id == client,
+            refresh.c.family == family,
+            refresh.c.revoked_at.is_(None),
         )
+        .correlate_except(refresh)
+    )
+    return (
+        exists()
+        .where(
+            and_(
+                users.c.client_id == client,
+                users.c.id == user,
+                users.c.status == AccountStatus.ACTIVE.value,
+                users.c.token_version == version,
+                family_live,
+            )
+        )
+        .correlate_except(users)
     )
 
 
-# Whether a pending sign-in is still good, as one boolean column a route's own first statement
-# selects (explicit client conditions: these prebuilt statements run beside the ORM filter).
-# Its bind parameters come from sign_in_params().
-SIGN_IN_LIVE: ColumnElement[bool] = _sign_in_live_clause()
+# One pending sign-in's check; its bind parameters come from sign_in_params().
+SIGN_IN_LIVE: ColumnElement[bool] = sign_in_live(
+    bindparam("sign_in_client"),
+    bindparam("sign_in_user"),
+    bindparam("sign_in_version"),
+    bindparam("sign_in_family"),
+)
 
 
 def sign_in_params(client_id: int, pending: PendingSignIn) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def require_before_commit(session: AsyncSession, condition: CommitCondition) -> 
     session.info.setdefault(_COMMIT_CONDITIONS, []).append(condition)
 
 
-def _unmet_condition(session: AsyncSession) -> str | None:
+def unmet_condition(session: AsyncSession) -> str | None:
     for condition in session.info.get(_COMMIT_CONDITIONS, ()):
         reason: str | None = condition.unmet()
         if reason is not None:
@@ -241,13 +241,13 @@ class Database:
         async with self.session(scope, write=write) as session:
             try:
                 yield session
-                unmet = _unmet_condition(session)
+                unmet = unmet_condition(session)
                 if unmet is not None:
                     raise CommitRefused(unmet)
                 if session.in_transaction():  # a request that never touched it has nothing to end
                     await session.commit()
             except StvosError as exc:
-                keep = exc.keeps_changes and _unmet_condition(session) is None
+                keep = exc.keeps_changes and unmet_condition(session) is None
                 await (session.commit() if keep else session.rollback())
                 raise
             except BaseException:
@@ -304,12 +304,12 @@ class DriverStatement:
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         return [params[name] if name in params else self.defaults[name] for name in self.names]
 
-    async def fetchrow(
+    async def fetch(
         self, connection: asyncpg.Connection, params: Mapping[str, Any]
-    ) -> asyncpg.Record | None:
+    ) -> list[asyncpg.Record]:
         args = self.args(params)
         _observed(self.sql, args)
-        return await connection.fetchrow(self.sql, *args)
+        return cast(list[asyncpg.Record], await connection.fetch(self.sql, *args))
 
     async def execute(self, connection: asyncpg.Connection, params: Mapping[str, Any]) -> None:
         args = self.args(params)
@@ -345,24 +345,19 @@ async def _send(connection: asyncpg.Connection, sql: str) -> None:
 
 
 @asynccontextmanager
-async def driver_transaction(session: AsyncSession) -> AsyncIterator[asyncpg.Connection]:
+async def driver_transaction(
+    engine: AsyncEngine, scope: TenantScope
+) -> AsyncIterator[asyncpg.Connection]:
     """A PostgreSQL transaction straight on a pooled asyncpg connection, for the hottest paths.
 
     SQLAlchemy's per-statement work (about 100 us of CPU per round trip, greenlet hand-offs
-    included) is most of a heartbeat's cost; prebuilt :class:`DriverStatement` s skip it. The
-    transaction keeps the request's rules: its ``BEGIN`` message declares the session's tenant
-    scope for row-level security, it commits only when the session's commit conditions are met
-    (see :func:`require_before_commit`), an error rolls it back unless it ``keeps_changes``, and
-    a connection is never returned to the pool inside it. The session itself must have begun
-    nothing: this transaction is then the request's only one.
+    included) is most of a heartbeat's cost; prebuilt :class:`DriverStatement` s skip it. Its
+    ``BEGIN`` message declares ``scope`` for row-level security; it commits when the block ends
+    and rolls back on any error; a connection is never returned to the pool inside it. It is no
+    request's transaction: whoever runs requests' work in it (see :mod:`stvos.kit.group_commit`)
+    applies their commit conditions (:func:`unmet_condition`) to that work itself.
     """
-    engine = session.bind
-    if not isinstance(engine, AsyncEngine):
-        raise RuntimeError("the session is not bound to an engine")
-    if session.in_transaction():
-        # It would not see the session's uncommitted work, nor commit with it.
-        raise RuntimeError("driver_transaction needs a session that has begun nothing")
-    declaration = scope_declaration(get_scope(session.sync_session))
+    declaration = scope_declaration(scope)
     # The pooled connection itself, not an AsyncConnection around it: that wrapper's set-up and
     # tear-down (two more greenlet hand-offs) cost as much as a statement here. Checking it in
     # is synchronous work only (SQLAlchemy's reset has no transaction of its own to end).
@@ -373,14 +368,7 @@ async def driver_transaction(session: AsyncSession) -> AsyncIterator[asyncpg.Con
         await _send(driver, f"BEGIN ISOLATION LEVEL READ COMMITTED; {declaration}")
         try:
             yield driver
-            unmet = _unmet_condition(session)
-            if unmet is not None:
-                raise CommitRefused(unmet)
             await _send(driver, "COMMIT")
-        except StvosError as exc:
-            keep = exc.keeps_changes and _unmet_condition(session) is None
-            await _send(driver, "COMMIT" if keep else "ROLLBACK")
-            raise
         except BaseException:
             await _send(driver, "ROLLBACK")
             raise
