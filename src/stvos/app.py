@@ -34,7 +34,7 @@ from stvos.kit.handlers import install_error_handlers
 from stvos.kit.idempotency import IdempotentReplay, on_replay
 from stvos.kit.middleware import RequestContextMiddleware
 from stvos.kit.ratelimit import RateLimiter
-from stvos.kit.routing import API_PREFIX
+from stvos.kit.routing import API_PREFIX, HotRoutes
 from stvos.live.member_router import router as live_member_router
 from stvos.live.room_router import router as live_room_router
 from stvos.live.schedule_router import router as live_schedule_router
@@ -179,7 +179,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    # Innermost of ours: liveness polls skip the router, still get request ids, logs and CORS.
+    # Innermost of ours: hot paths and liveness polls skip the router, still get request ids,
+    # logs and CORS.
+    app.add_middleware(HotRoutes, api=app)
     app.add_middleware(
         LivenessProbe,
         path=f"{API_PREFIX}/health",

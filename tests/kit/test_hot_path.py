@@ -3,6 +3,8 @@ get FastAPI's own answer, and a route that does not fit is refused when it is bu
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -14,12 +16,27 @@ from fastapi import Query, Request, Response
 from stvos.kit.clock import FrozenClock
 from stvos.kit.db import Database
 from stvos.kit.deps import DbSession
+from stvos.kit.logging import JsonFormatter
 from stvos.kit.policy import Auth, allow
 from stvos.kit.routing import NotHot, api_router, hot_path
 from stvos.kit.schemas import ObjectId
 from stvos.playback.schemas import HeartbeatIn
 from tests.content import add_class
 from tests.support.factories import TestClient, TestUser, make_user
+
+
+@pytest.fixture
+def routed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests that reached FastAPI's router."""
+    seen: list[str] = []
+    real = fastapi.routing.APIRouter.__call__
+
+    async def counting(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await real(self, scope, receive, send)
+
+    monkeypatch.setattr(fastapi.routing.APIRouter, "__call__", counting)
+    return seen
 
 
 @pytest.fixture
@@ -52,20 +69,58 @@ async def test_a_well_formed_heartbeat_skips_dependency_solving(
     client_a: TestClient,
     clock: FrozenClock,
     solved: list[str],
+    routed: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     member, session_id = await _session_of(http, db, client_a, clock)
     solved.clear()
+    routed.clear()
     clock.advance(timedelta(seconds=30))
-    beat = await http.post(
-        f"/sessions/{session_id}/progress", json={"position": 30}, headers=member.headers
-    )
+    with caplog.at_level(logging.INFO, logger="stvos.access"):
+        beat = await http.post(
+            f"/sessions/{session_id}/progress", json={"position": 30}, headers=member.headers
+        )
     assert beat.status_code == 200, beat.text
     assert beat.json()["data"]["position"] == 30
     assert beat.headers["x-request-id"]  # the middleware around it still runs
-    assert solved == []
-    # Other routes still go through FastAPI.
+    assert solved == routed == []  # answered in front of the router
+    (logged,) = [r for r in caplog.records if r.name == "stvos.access"]
+    entry = json.loads(JsonFormatter().format(logged))
+    assert entry["route"] == "/api/v1/sessions/{session_id}/progress"
+    assert entry["clientId"] == client_a.id
+    # Other routes, and other methods on the same path, still go through FastAPI.
     assert (await http.get(f"/sessions/{session_id}", headers=member.headers)).status_code == 200
-    assert solved == [f"/api/v1/sessions/{session_id}"]
+    assert solved == routed == [f"/api/v1/sessions/{session_id}"]
+    wrong_method = await http.get(f"/sessions/{session_id}/progress", headers=member.headers)
+    assert wrong_method.status_code == 405
+    assert routed[-1] == f"/api/v1/sessions/{session_id}/progress"
+
+
+async def test_a_hot_routes_errors_get_the_applications_handlers(
+    http: httpx.AsyncClient,
+    db: Database,
+    client_a: TestClient,
+    clock: FrozenClock,
+    routed: list[str],
+) -> None:
+    member, session_id = await _session_of(http, db, client_a, clock)
+    routed.clear()
+    missing = await http.post(
+        f"/sessions/{session_id + 1000}/progress", json={"position": 5}, headers=member.headers
+    )
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "NOT_FOUND"
+    assert missing.headers["x-request-id"] == missing.json()["requestId"]
+    not_json = await http.post(
+        f"/sessions/{session_id}/progress",
+        content=b"position=5",
+        headers={**member.headers, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert not_json.status_code == 415
+    assert not_json.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    no_key = await http.post(f"/sessions/{session_id}/progress", json={"position": 5})
+    assert no_key.status_code == 401
+    assert routed == []
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@
 
 And one for the few routes marked :func:`hot_path` (the heartbeat: every viewer, every 30 s):
 their well-formed requests skip FastAPI's dependency solving and response validation, which
-cost about as much CPU as the whole heartbeat's own work (``bench/``: server CPU per request).
-See :class:`HotPlan` for what such a route may declare and what stays the same.
+cost about as much CPU as the whole heartbeat's own work (``bench/``: server CPU per request),
+and are served in front of FastAPI's routing by :class:`HotRoutes`. See :class:`HotPlan` for
+what such a route may declare and what stays the same.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import email.message
 import inspect
 import json
+import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +28,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi import params as fastapi_params
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, TypeAdapter
-from starlette.routing import BaseRoute
+from starlette.convertors import Convertor
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stvos.kit.deps import DbSession, is_db_session, request_transaction
 from stvos.kit.errors import UnsupportedMediaType
@@ -135,36 +140,49 @@ class HotPlan:
         return cls(guard, tuple(path), body, tuple(requests), tuple(sessions))
 
     def handler(self, endpoint: Callable[..., Any], standard: Handler) -> Handler:
+        """The route's handler when the router reaches it: FastAPI's own for malformed input."""
+
         async def hot(request: Request) -> Response:
-            try:
-                arguments = await self._parse(request)
-            except ValueError:  # malformed (pydantic's and json's errors are ValueErrors)
+            arguments = await self.parse(request)
+            if arguments is None:
                 return await standard(request)
-            async with request_transaction(request) as session:
-                if isinstance(self.guard, CredentialGuard):
-                    await self.guard(request, session)
-                else:
-                    await self.guard(request)
-                arguments |= dict.fromkeys(self.request_names, request)
-                arguments |= dict.fromkeys(self.session_names, session)
-                response: Response = await endpoint(**arguments)
-            return response
+            return await self.run(endpoint, request, arguments)
 
         return hot
 
-    async def _parse(self, request: Request) -> dict[str, Any]:
+    async def parse(self, request: Request) -> dict[str, Any] | None:
+        """The endpoint's arguments from the request, or None when any is malformed."""
         found = request.path_params
-        arguments = {name: adapter.validate_python(found[name]) for name, adapter in self.path}
-        if self.body is not None:
-            raw = await request.body()
-            if not raw:
-                raise ValueError("no body")
-            name, model = self.body
-            arguments[name] = model.model_validate(json.loads(raw))
+        try:
+            arguments = {name: adapter.validate_python(found[name]) for name, adapter in self.path}
+            if self.body is not None:
+                raw = await request.body()
+                if not raw:
+                    return None
+                name, model = self.body
+                arguments[name] = model.model_validate(json.loads(raw))
+        except ValueError:  # pydantic's and json's errors are ValueErrors
+            return None
         return arguments
+
+    async def run(
+        self, endpoint: Callable[..., Any], request: Request, arguments: dict[str, Any]
+    ) -> Response:
+        """The endpoint with the request's session and transaction, behind its guard."""
+        async with request_transaction(request) as session:
+            if isinstance(self.guard, CredentialGuard):
+                await self.guard(request, session)
+            else:
+                await self.guard(request)
+            arguments |= dict.fromkeys(self.request_names, request)
+            arguments |= dict.fromkeys(self.session_names, session)
+            response: Response = await endpoint(**arguments)
+        return response
 
 
 class StvosRoute(APIRoute):
+    hot_plan: HotPlan | None = None
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         policy = route_policy(self)
@@ -180,19 +198,40 @@ class StvosRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        if getattr(self.endpoint, _HOT_MARK, False):
-            handler = HotPlan.of(self).handler(self.endpoint, handler)
+        # Called once, from APIRoute's constructor: the route's parameters are known by then.
+        self.hot_plan = HotPlan.of(self) if getattr(self.endpoint, _HOT_MARK, False) else None
+        if self.hot_plan is not None:
+            handler = self.hot_plan.handler(self.endpoint, handler)
 
         async def stvos_handler(request: Request) -> Response:
-            if request.method in _BODY_METHODS and (self.expects_json or self.expects_form):
-                await self._check_body(request)
+            await self._check_body_of(request)
             response = await handler(request)
-            idempotency = getattr(request.state, "idempotency", None)
-            if idempotency is not None:
-                await idempotency.remember(response)
+            await self._remember(request, response)
             return response
 
         return stvos_handler
+
+    async def serve_in_front(self, request: Request) -> Response | None:
+        """A :func:`hot_path` request served by :class:`HotRoutes`, as :meth:`get_route_handler`
+        's handler would serve it; None when it is malformed (the router must answer it)."""
+        assert self.hot_plan is not None
+        await self._check_body_of(request)
+        arguments = await self.hot_plan.parse(request)
+        if arguments is None:
+            return None
+        response = await self.hot_plan.run(self.endpoint, request, arguments)
+        await self._remember(request, response)
+        return response
+
+    async def _check_body_of(self, request: Request) -> None:
+        if request.method in _BODY_METHODS and (self.expects_json or self.expects_form):
+            await self._check_body(request)
+
+    @staticmethod
+    async def _remember(request: Request, response: Response) -> None:
+        idempotency = getattr(request.state, "idempotency", None)
+        if idempotency is not None:
+            await idempotency.remember(response)
 
     async def _check_body(self, request: Request) -> None:
         # Reading here (Starlette caches it) lets a too-large body surface as our 413 rather
@@ -210,6 +249,105 @@ class StvosRoute(APIRoute):
             raise UnsupportedMediaType(
                 "The request body must be JSON with Content-Type: application/json"
             )
+
+
+class HotRoutes:
+    """Serve :func:`hot_path` routes in front of FastAPI's routing.
+
+    Reaching a route through FastAPI costs, besides dependency solving (which ``hot_path``
+    already skips), its exception and exit-stack layers and three rounds of route matching
+    (application, included router, route), about a sixth of a heartbeat's CPU (``bench/``). This
+    layer matches the hot routes' own paths first and serves a well-formed request exactly as
+    the route's handler would (body checks, guard, session, endpoint, idempotency record),
+    with the application's exception handlers for its errors. Anything else goes on to the
+    router untouched: other paths and methods, and a malformed hot request, whose body is
+    replayed so FastAPI answers it as it answers any other.
+
+    Mount it inside the request-context middleware (request id, body limit, access log) and
+    CORS, as the liveness probe is.
+    """
+
+    def __init__(self, app: ASGIApp, *, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+        self._table: list[_HotEntry] | None = None  # built at the first request: routes are final
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self._find(scope) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        route, path_params = found
+        scope["path_params"] = {**scope.get("path_params", {}), **path_params}
+        scope["endpoint"] = route.endpoint
+        scope["route"] = route
+        request = Request(scope, receive)
+        try:
+            response = await route.serve_in_front(request)
+        except Exception as exc:
+            response = await self._handled(request, exc)
+        if response is None:  # malformed: the router's own handling answers it
+            await self.app(scope, _replaying(request, receive), send)
+            return
+        await response(scope, receive, send)
+
+    def _find(self, scope: Scope) -> tuple[StvosRoute, dict[str, Any]] | None:
+        if self._table is None:
+            self._table = []
+            for mounted in mounted_routes(self.api):
+                if isinstance(mounted.route, StvosRoute) and mounted.route.hot_plan is not None:
+                    regex, _format, convertors = compile_path(mounted.path)
+                    self._table.append(_HotEntry(regex, convertors, mounted.methods, mounted.route))
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):  # behind a proxy's prefix, as the router matches
+            path = path[len(root) :]
+        for entry in self._table:
+            matched = entry.regex.match(path)
+            if matched is not None and scope["method"] in entry.methods:
+                params = {
+                    name: entry.convertors[name].convert(value)
+                    for name, value in matched.groupdict().items()
+                }
+                return entry.route, params
+        return None
+
+    async def _handled(self, request: Request, exc: Exception) -> Response:
+        """The application's handler for ``exc``, as its exception middleware would pick it."""
+        handlers = self.api.exception_handlers
+        handler = None
+        if isinstance(exc, StarletteHTTPException):
+            handler = handlers.get(exc.status_code)
+        if handler is None:
+            handler = next((handlers[k] for k in type(exc).__mro__ if k in handlers), None)
+        if handler is None:
+            raise exc  # the request-context middleware's last-resort 500
+        answer = handler(request, exc)
+        response: Response = await answer if inspect.isawaitable(answer) else answer
+        return response
+
+
+@dataclass(frozen=True, slots=True)
+class _HotEntry:
+    regex: re.Pattern[str]
+    convertors: dict[str, Convertor[Any]]
+    methods: frozenset[str]
+    route: StvosRoute
+
+
+def _replaying(request: Request, receive: Receive) -> Receive:
+    """``receive`` for the router after the request's body was read here: that body once (read
+    now if it was not), then the rest of the connection's messages (a disconnect)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": await request.body(), "more_body": False}
+
+    return replay
 
 
 API_PREFIX = "/api/v1"
@@ -254,6 +392,7 @@ __all__ = [
     "API_PREFIX",
     "DbSession",
     "HotPlan",
+    "HotRoutes",
     "MountedRoute",
     "StvosRoute",
     "api_router",
