@@ -25,7 +25,7 @@ they run beside the ORM's tenant filter, with row-level security behind them on 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any, cast
@@ -440,7 +440,8 @@ def _apply(
     duration_minutes: int,
     now: datetime,
 ) -> _Applied:
-    """Apply one heartbeat to its locked rows (changed in place) and say what to write."""
+    """Apply one heartbeat to its locked rows (changed in place) and say what to write. A
+    refusal changes nothing: it is decided before any change."""
     try:
         if asked.sign_in is not None:
             confirm_sign_in(asked.sign_in, signed_in)
@@ -587,16 +588,14 @@ async def _run_batch(connection: asyncpg.Connection, batch: Sequence[_Asked]) ->
             answers.append(None)
             continue
         fresh_row, fresh_progress = _states(record)
-        # Work on copies: a refused heartbeat leaves the batch's state as it found it.
-        row = replace(sessions.setdefault(fresh_row.id, fresh_row))
-        progress = replace(progresses.setdefault(fresh_progress.id, fresh_progress))
+        # A second heartbeat of a session (or of a progress row) sees the first one's changes.
+        row = sessions.setdefault(fresh_row.id, fresh_row)
+        progress = progresses.setdefault(fresh_progress.id, fresh_progress)
         applied = _apply(asked, record["signed_in"], row, progress, record["duration_minutes"], now)
         answers.append(applied.answer)
         if applied.session_changed:
-            sessions[row.id] = row
             changed_sessions.add(row.id)
         if applied.progress_changed:
-            progresses[progress.id] = progress
             changed_progress.add(progress.id)
         for period, day, seconds, completions in applied.pieces:
             total = ledger.setdefault((row.user_id, row.class_id, period), [day, 0, 0])
