@@ -565,6 +565,8 @@ async def _run_batch(connection: asyncpg.Connection, batch: Sequence[_Asked]) ->
     heartbeat in arrival order (two of one session or one progress row see each other's
     changes), one write of what the successful ones changed."""
     client_id = batch[0].client.id
+    if any(asked.client.id != client_id for asked in batch):  # a batch is one tenant scope's
+        raise RuntimeError("a heartbeat batch mixed clients")
     asked_params: dict[str, list[Any]] = {
         "asked_ord": list(range(len(batch))),
         "asked_session_id": [asked.session_id for asked in batch],
