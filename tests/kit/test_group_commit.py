@@ -42,6 +42,22 @@ class Recorder:
         return [(2 * item, declared) for item in items]
 
 
+Answer = tuple[int, str]
+
+
+async def _one_batch_in_flight(
+    db: Database, client: TestClient
+) -> tuple[Recorder, GroupCommit[int, Answer], TenantScope, asyncio.Task[Answer]]:
+    """A group whose first batch (item 0) is in the database until ``work.release`` is set."""
+    work = Recorder()
+    work.release = asyncio.Event()
+    group: GroupCommit[int, Answer] = GroupCommit("test", work)
+    scope = TenantScope.for_client(client.id)
+    first = asyncio.create_task(group.submit(db.engine, scope, 0))
+    await work.started.wait()
+    return work, group, scope, first
+
+
 async def test_a_lone_item_runs_at_once_on_its_own(db: Database, client_a: TestClient) -> None:
     work = Recorder()
     group = GroupCommit("test", work)
@@ -67,12 +83,7 @@ async def test_items_that_arrive_together_share_batches_of_bounded_size(
 async def test_items_arriving_during_a_batch_form_the_next(
     db: Database, client_a: TestClient
 ) -> None:
-    work = Recorder()
-    work.release = asyncio.Event()
-    group = GroupCommit("test", work)
-    scope = TenantScope.for_client(client_a.id)
-    first = asyncio.create_task(group.submit(db.engine, scope, 0))
-    await work.started.wait()
+    work, group, scope, first = await _one_batch_in_flight(db, client_a)
     later = [asyncio.create_task(group.submit(db.engine, scope, i)) for i in (1, 2, 3)]
     await asyncio.sleep(0.01)
     work.release.set()
@@ -146,12 +157,7 @@ async def test_a_deadlocked_batch_runs_again(db: Database, client_a: TestClient)
 async def test_a_caller_gone_before_its_batch_is_left_out(
     db: Database, client_a: TestClient
 ) -> None:
-    work = Recorder()
-    work.release = asyncio.Event()
-    group = GroupCommit("test", work)
-    scope = TenantScope.for_client(client_a.id)
-    first = asyncio.create_task(group.submit(db.engine, scope, 0))
-    await work.started.wait()
+    work, group, scope, first = await _one_batch_in_flight(db, client_a)
     gone = asyncio.create_task(group.submit(db.engine, scope, 1))
     stays = asyncio.create_task(group.submit(db.engine, scope, 2))
     await asyncio.sleep(0)

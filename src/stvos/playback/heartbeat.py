@@ -346,33 +346,29 @@ _pieces = _rows(
 )
 
 
+def _written(table: Table, rows: Any, fields: Sequence[str], name: str) -> Any:
+    """A CTE that updates ``table``'s rows named by ``rows.id`` (this client's) with the other
+    ``fields`` of ``rows``."""
+    return (
+        update(table)
+        .where(
+            table.c.client_id == bindparam("b_client"),
+            _one_of(table.c.id, f"{rows.name}_id"),
+            table.c.id == rows.c.id,
+        )
+        .values({field: rows.c[field] for field in fields if field != "id"})
+        .returning(table.c.id)
+        .cte(name)
+    )
+
+
 def _batch_write() -> Executable:
     """The batch's changed sessions and progress rows and its ledger pieces, one statement: the
     updates ride as data-modifying CTEs of the ledger upsert."""
-    session_written = (
-        update(_sessions)
-        .where(
-            _sessions.c.client_id == bindparam("b_client"),
-            _one_of(_sessions.c.id, "sessions_id"),
-            _sessions.c.id == _new_sessions.c.id,
-        )
-        .values(
-            {name: _new_sessions.c[name] for name in (*_SESSION_FIELDS[1:], "credited_seconds")}
-        )
-        .returning(_sessions.c.id)
-        .cte("session_written")
+    session_written = _written(
+        _sessions, _new_sessions, (*_SESSION_FIELDS, "credited_seconds"), "session_written"
     )
-    progress_written = (
-        update(_progress)
-        .where(
-            _progress.c.client_id == bindparam("b_client"),
-            _one_of(_progress.c.id, "progress_id"),
-            _progress.c.id == _new_progress.c.id,
-        )
-        .values({name: _new_progress.c[name] for name in _PROGRESS_FIELDS[1:]})
-        .returning(_progress.c.id)
-        .cte("progress_written")
-    )
+    progress_written = _written(_progress, _new_progress, _PROGRESS_FIELDS, "progress_written")
     insert = pg_insert(_ledger).from_select(
         ["client_id", "user_id", "class_id", *_LEDGER_FIELDS],
         select(
